@@ -35,6 +35,8 @@
 
 #define DEBOUNCE_MS		75
 #define FAST_POLL_MS		250
+#define FAST_POLL_FOR_MS	30000
+#define SLOW_POLL_MS		2000
 #define CONFIRM_EMPTY_MS	1000
 #define BACKOFF_MIN_MS		250
 #define BACKOFF_MAX_MS		30000
@@ -74,6 +76,8 @@ struct dprov {
 	char *self_nets[MAX_SELF_NETWORKS];
 	size_t nself_nets;
 	size_t publishes;
+	long long fast_since;		/* start of the current run of fast polls */
+	size_t fast_publishes;		/* publishes at that time */
 };
 
 static struct dprov prov;
@@ -336,6 +340,20 @@ out:
 
 /* ---- the thread ---- */
 
+/*
+ * Poll fast while tasks start or services update, but a task that stays pending (a
+ * constraint no node meets) must not keep us at 4 listings a second forever: after
+ * FAST_POLL_FOR_MS without a new configuration, slow down to SLOW_POLL_MS.
+ */
+static int fast_interval(struct dprov *p, long long now)
+{
+	if (!p->fast_since || p->publishes != p->fast_publishes) {
+		p->fast_since = now;
+		p->fast_publishes = p->publishes;
+	}
+	return now - p->fast_since > FAST_POLL_FOR_MS ? SLOW_POLL_MS : FAST_POLL_MS;
+}
+
 /* The engine cannot be read: log it once per distinct reason, drop the connection state. */
 static void set_down(struct dprov *p, const char *why)
 {
@@ -344,7 +362,6 @@ static void set_down(struct dprov *p, const char *why)
 			  p->opts.endpoint, why);
 	snprintf(p->last_err, sizeof(p->last_err), "%s", why);
 	p->connected = false;
-	p->self_checked = false;
 	if (p->events_up)
 		docker_events_stop(p->client);
 	p->events_up = false;
@@ -403,12 +420,14 @@ static void *provider_main(void *arg)
 				p->last_err[0] = '\0';
 				p->listed = true;
 				backoff = BACKOFF_MIN_MS;
+				if (!fast)
+					p->fast_since = 0;
 				if (!p->opts.watch && !p->confirm_pending)
 					relist_at = 0;	/* --docker.watch=false: list once */
 				else if (p->confirm_pending)
 					relist_at = p->confirm_at;
 				else if (fast)
-					relist_at = now + FAST_POLL_MS;
+					relist_at = now + fast_interval(p, now);
 				else
 					relist_at = now + (long long)p->opts.refresh_seconds * 1000;
 			}
