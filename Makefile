@@ -50,10 +50,13 @@ TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# C helpers that integration scripts drive (clients, probes): build/tests/it_<name>
+ITEST_SRCS := $(wildcard tests/integration/*.c)
+ITESTS    := $(patsubst tests/integration/%.c,$(BUILD)/tests/it_%,$(ITEST_SRCS))
 
 .PHONY: all units deps test test-unit test-integration test-swarm asan demo demo-clean image bench clean soak
 
-all: $(BUILD)/spliced $(TOOLS)
+all: $(BUILD)/spliced $(TOOLS) $(ITESTS)
 
 units: $(UNITS)
 
@@ -97,6 +100,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libspliced.a $(HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libspliced.a $(LDLIBS) -o $@
+
+$(BUILD)/tests/it_%: tests/integration/%.c $(BUILD)/libspliced.a $(HDRS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libspliced.a $(LDLIBS) -o $@
 
 # Tests: one runner collects every suite's summary line and prints the total.
 test: all $(UNITS)

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * proxy_head: builds the heads spliced writes, as iovec lists.
+ *
+ * Field lines we keep are referenced where they were received (adjacent ones merged into
+ * one iovec), so a typical request head goes out as 3-5 iovecs with no copy. Hop-by-hop
+ * fields (RFC 9110 7.6.1, plus those a Connection field names) are dropped; what we add
+ * (X-Forwarded-*, X-Real-Ip, Connection) goes through a small scratch buffer.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "proxy_head.h"
+
+#define MAX_CONN_TOKENS 8
+
+struct token {
+	const char *p;
+	size_t n;
+};
+
+static int add_iov(struct head_out *o, const void *p, size_t n)
+{
+	struct iovec *last;
+
+	if (!n)
+		return 0;
+	last = o->niov ? &o->iov[o->niov - 1] : NULL;
+	if (last && (const char *)last->iov_base + last->iov_len == (const char *)p) {
+		last->iov_len += n;	/* adjacent: merge */
+	} else {
+		if (o->niov >= HEAD_IOV_MAX)
+			return -E2BIG;
+		o->iov[o->niov].iov_base = (void *)p;
+		o->iov[o->niov].iov_len = n;
+		o->niov++;
+	}
+	o->total += n;
+	return 0;
+}
+
+/* Append formatted text to the scratch buffer and queue it. */
+static int add_fmt(struct head_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_fmt(struct head_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->scratch + o->used, sizeof(o->scratch) - o->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(o->scratch) - o->used)
+		return -E2BIG;
+	o->used += (size_t)n;
+	return add_iov(o, o->scratch + o->used - n, (size_t)n);
+}
+
+#define ADD_LIT(o, s) add_iov(o, s, sizeof(s) - 1)
+
+static inline bool name_is(const struct http1_header *h, const char *name, size_t len)
+{
+	return h->name_len == len && strncasecmp(h->name, name, len) == 0;
+}
+#define NAME_IS(h, lit) name_is(h, lit, sizeof(lit) - 1)
+
+/* Hop-by-hop fields: never forwarded as they are. */
+static bool is_hop_by_hop(const struct http1_header *h)
+{
+	switch (h->name_len) {
+	case 2: return NAME_IS(h, "TE");
+	case 7: return NAME_IS(h, "Upgrade") || NAME_IS(h, "Trailer");
+	case 10: return NAME_IS(h, "Connection") || NAME_IS(h, "Keep-Alive");
+	case 16: return NAME_IS(h, "Proxy-Connection");
+	case 18: return NAME_IS(h, "Proxy-Authenticate");
+	case 19: return NAME_IS(h, "Proxy-Authorization");
+	}
+	return false;
+}
+
+/* Collect the field names a Connection field lists (beyond close/keep-alive/upgrade). */
+static size_t connection_tokens(const struct http1_header *hs, size_t n, struct token *out)
+{
+	size_t nt = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *p, *end;
+
+		if (!NAME_IS(&hs[i], "Connection"))
+			continue;
+		p = hs[i].value;
+		end = p + hs[i].value_len;
+		while (p < end && nt < MAX_CONN_TOKENS) {
+			const char *s, *e;
+
+			while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+				p++;
+			s = p;
+			while (p < end && *p != ',')
+				p++;
+			e = p;
+			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			if (e == s)
+				continue;
+			if ((e - s == 5 && !strncasecmp(s, "close", 5)) ||
+			    (e - s == 10 && !strncasecmp(s, "keep-alive", 10)) ||
+			    (e - s == 7 && !strncasecmp(s, "upgrade", 7)))
+				continue;
+			out[nt].p = s;
+			out[nt].n = (size_t)(e - s);
+			nt++;
+		}
+	}
+	return nt;
+}
+
+static bool listed(const struct http1_header *h, const struct token *t, size_t nt)
+{
+	for (size_t i = 0; i < nt; i++)
+		if (h->name_len == t[i].n && !strncasecmp(h->name, t[i].p, t[i].n))
+			return true;
+	return false;
+}
+
+int head_build_request(struct head_out *o, const struct http1_request *req,
+		       const struct request_fwd *f)
+{
+	struct token conn[MAX_CONN_TOKENS];
+	size_t nconn = connection_tokens(req->headers, req->nheaders, conn);
+	bool have_proto = false, have_fhost = false, have_fport = false, have_real = false;
+	bool have_fserver = false, have_xff = false;
+	const char *target_end = req->target + req->target_len;
+	int ret = 0;
+
+	o->niov = 0;
+	o->total = 0;
+	o->used = 0;
+
+	/* Request line, in origin-form, HTTP/1.1 (or 1.0 for 1.0 clients). */
+	ret |= add_iov(o, req->method, req->method_len + 1);
+	if (f->path) {
+		ret |= add_iov(o, f->path, f->path_len);
+		if (req->query)
+			ret |= add_iov(o, req->query - 1, req->query_len + 1);
+	} else if (req->path && req->path != req->target) {
+		/* absolute-form: send the path and query only */
+		ret |= add_iov(o, req->path, (size_t)(target_end - req->path));
+	} else {
+		ret |= add_iov(o, req->target, req->target_len);
+	}
+	if (f->http10)
+		ret |= ADD_LIT(o, " HTTP/1.0\r\n");
+	else
+		ret |= ADD_LIT(o, " HTTP/1.1\r\n");
+
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+
+		if (is_hop_by_hop(h)) {
+			if (f->upgrade && NAME_IS(h, "Upgrade"))
+				ret |= add_iov(o, h->line, h->line_len);
+			continue;
+		}
+		if (nconn && listed(h, conn, nconn))
+			continue;
+		switch (h->name_len) {
+		case 4:
+			if (f->host_override && NAME_IS(h, "Host")) {
+				ret |= add_fmt(o, "Host: %s\r\n", f->host_override);
+				continue;
+			}
+			break;
+		case 9:
+			if (NAME_IS(h, "X-Real-Ip"))
+				have_real = true;
+			break;
+		case 15:
+			if (NAME_IS(h, "X-Forwarded-For")) {
+				have_xff = true;
+				continue;	/* merged below */
+			}
+			break;
+		case 16:
+			if (NAME_IS(h, "X-Forwarded-Host"))
+				have_fhost = true;
+			else if (NAME_IS(h, "X-Forwarded-Port"))
+				have_fport = true;
+			break;
+		case 17:
+			if (NAME_IS(h, "X-Forwarded-Proto"))
+				have_proto = true;
+			break;
+		case 18:
+			if (NAME_IS(h, "X-Forwarded-Server"))
+				have_fserver = true;
+			break;
+		}
+		ret |= add_iov(o, h->line, h->line_len);
+	}
+	if (ret)
+		return -E2BIG;
+
+	/* Trusted forwarded headers (Traefik's default) are kept; the chain grows. */
+	ret |= ADD_LIT(o, "X-Forwarded-For: ");
+	if (have_xff) {
+		for (size_t i = 0; i < req->nheaders; i++) {
+			const struct http1_header *h = &req->headers[i];
+
+			if (h->name_len != 15 || !NAME_IS(h, "X-Forwarded-For") || !h->value_len)
+				continue;
+			ret |= add_iov(o, h->value, h->value_len);
+			ret |= ADD_LIT(o, ", ");
+		}
+	}
+	ret |= add_fmt(o, "%s\r\n", f->client_ip);
+	if (!have_fhost && req->host)
+		ret |= ADD_LIT(o, "X-Forwarded-Host: ") | add_iov(o, req->host, req->host_len) |
+		       ADD_LIT(o, "\r\n");
+	if (!have_fport)
+		ret |= add_fmt(o, "X-Forwarded-Port: %s\r\n", f->port);
+	if (!have_proto)
+		ret |= ADD_LIT(o, "X-Forwarded-Proto: http\r\n");
+	if (!have_fserver)
+		ret |= add_fmt(o, "X-Forwarded-Server: %s\r\n", f->server_name);
+	if (!have_real)
+		ret |= add_fmt(o, "X-Real-Ip: %s\r\n", f->client_ip);
+	if (f->fwd_prefix)
+		ret |= ADD_LIT(o, "X-Forwarded-Prefix: ") |
+		       add_iov(o, f->fwd_prefix, f->fwd_prefix_len) | ADD_LIT(o, "\r\n");
+	if (f->replaced)
+		ret |= ADD_LIT(o, "X-Replaced-Path: ") | add_iov(o, f->replaced, f->replaced_len) |
+		       ADD_LIT(o, "\r\n");
+	if (f->upgrade)
+		ret |= ADD_LIT(o, "Connection: Upgrade\r\n");
+	else if (f->http10 || f->close)
+		ret |= ADD_LIT(o, "Connection: close\r\n");
+	ret |= ADD_LIT(o, "\r\n");
+	return ret ? -E2BIG : 0;
+}
+
+int head_build_response(struct head_out *o, const char *buf, const struct http1_response *resp,
+			bool close)
+{
+	struct token conn[MAX_CONN_TOKENS];
+	size_t nconn = connection_tokens(resp->headers, resp->nheaders, conn);
+	const char *eol = memchr(buf, '\n', resp->head_len);
+	bool upgrade = resp->status == 101;
+	int ret = 0;
+
+	o->niov = 0;
+	o->total = 0;
+	o->used = 0;
+	if (!eol)
+		return -EINVAL;
+	ret |= add_iov(o, buf, (size_t)(eol + 1 - buf));
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		const struct http1_header *h = &resp->headers[i];
+
+		if (is_hop_by_hop(h)) {
+			if (upgrade && NAME_IS(h, "Upgrade"))
+				ret |= add_iov(o, h->line, h->line_len);
+			else if (NAME_IS(h, "Trailer"))	/* announces chunked trailers: keep */
+				ret |= add_iov(o, h->line, h->line_len);
+			continue;
+		}
+		if (nconn && listed(h, conn, nconn))
+			continue;
+		ret |= add_iov(o, h->line, h->line_len);
+	}
+	if (upgrade)
+		ret |= ADD_LIT(o, "Connection: Upgrade\r\n");
+	else if (close)
+		ret |= ADD_LIT(o, "Connection: close\r\n");
+	ret |= ADD_LIT(o, "\r\n");
+	return ret ? -E2BIG : 0;
+}
+
+const char *head_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 413: return "Request Entity Too Large";
+	case 414: return "Request URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 499: return "Client Closed Request";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "";
+}
+
+/* "Sun, 29 Nov 2026 10:00:00 GMT", formatted at most once a second per thread. */
+static const char *http_date(void)
+{
+	static __thread char cached[40];
+	static __thread time_t cached_at;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != cached_at) {
+		gmtime_r(&now, &tm);
+		strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		cached_at = now;
+	}
+	return cached;
+}
+
+size_t head_error_response(char *buf, size_t cap, int status, bool close)
+{
+	char body[64];
+	int n;
+
+	/*
+	 * Go's http.NotFound (no route) and oxy's error handler (StatusText as the body), or
+	 * the server's "400 Bad Request" for a request it could not parse.
+	 */
+	if (status == 404)
+		snprintf(body, sizeof(body), "404 page not found\n");
+	else if (status == 400 || status == 414 || status == 431 || status == 501 || status == 505)
+		snprintf(body, sizeof(body), "%d %s", status, head_status_text(status));
+	else
+		snprintf(body, sizeof(body), "%s", head_status_text(status));
+	n = snprintf(buf, cap,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: text/plain; charset=utf-8\r\n"
+		     "%s"
+		     "Date: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "%s"
+		     "\r\n%s",
+		     status, head_status_text(status),
+		     status == 404 ? "X-Content-Type-Options: nosniff\r\n" : "",
+		     http_date(), strlen(body), close ? "Connection: close\r\n" : "", body);
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
