@@ -703,6 +703,42 @@ static const struct addr *choose_addr(struct docker_build *b, const struct svc *
 	return best;
 }
 
+/*
+ * The task container's address on docker_gwbridge (this node only), from the bridge's
+ * Containers map keyed by container ID. NULL with a message when it has none.
+ */
+static const struct addr *gwbridge_addr(struct docker_build *b, const cJSON *gwbridge,
+					const cJSON *task, struct addr *out, const char *pname)
+{
+	const char *cid = jstr(jget(jget(task, "Status"), "ContainerStatus"), "ContainerID");
+	const cJSON *ctrs = jget(gwbridge, "Containers");
+	const char *cidr = jstr(jget(ctrs, cid ? cid : ""), "IPv4Address");
+	char tmp[INET_ADDRSTRLEN + 8], *slash;
+	unsigned char bin[4];
+
+	if (!gwbridge) {
+		addmsg(b, LOG_LVL_WARN, "service %s: network %s requested but the engine did not list it",
+		       pname, DOCKER_GWBRIDGE);
+		return NULL;
+	}
+	if (!cid || !cidr || strlen(cidr) >= sizeof(tmp)) {
+		addmsg(b, LOG_LVL_WARN,
+		       "service %s: a task has no %s address on this node (it runs on another node); it is left out",
+		       pname, DOCKER_GWBRIDGE);
+		return NULL;
+	}
+	strcpy(tmp, cidr);
+	slash = strchr(tmp, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, tmp, bin) != 1)
+		return NULL;
+	memset(out, 0, sizeof(*out));
+	strcpy(out->ip, tmp);
+	out->net = DOCKER_GWBRIDGE;
+	return out;
+}
+
 static bool task_waiting(const char *state)
 {
 	static const char *const pre[] = {
@@ -750,7 +786,7 @@ static int add_service(struct ctx *c, struct svc *s, const char *pname)
 
 	be = dynconf_find_backend(b->dc, s->backend);
 	for (struct rtask *t = first; t < c->rt + c->nrt && strcmp(t->sid, s->id) == 0; t++) {
-		struct addr addrs[MAX_ATTACH];
+		struct addr addrs[MAX_ATTACH], gw;
 		size_t na = task_addrs(t->task, c->nets, c->nnets, addrs);
 		const struct addr *a;
 		const cJSON *slot = jget(t->task, "Slot");
@@ -763,7 +799,10 @@ static int add_service(struct ctx *c, struct svc *s, const char *pname)
 		if (kept++ == 0)
 			first_idx = c->idx;
 		c->idx++;
-		a = choose_addr(b, s, c->o, addrs, na, pname);
+		if (s->network && strcmp(s->network, DOCKER_GWBRIDGE) == 0)
+			a = gwbridge_addr(b, c->o->gwbridge, t->task, &gw, pname);
+		else
+			a = choose_addr(b, s, c->o, addrs, na, pname);
 		if (!a)
 			continue;
 		if (s->global) {

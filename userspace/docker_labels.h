@@ -34,7 +34,16 @@ struct docker_labels_opts {
 	bool in_container;
 	const char *const *self_networks;
 	size_t nself_networks;
+	/*
+	 * GET /networks/docker_gwbridge, or NULL. Used when the network named (flag or label) is
+	 * DOCKER_GWBRIDGE: a task's address is then its container's address on that local bridge,
+	 * which the host itself can reach (overlay addresses it cannot); tasks of other nodes
+	 * have none there and are left out.
+	 */
+	const struct cJSON *gwbridge;
 };
+
+#define DOCKER_GWBRIDGE "docker_gwbridge"
 
 /* One operator message about the listing, e.g. a bad label; the provider logs new ones. */
 struct docker_msg {

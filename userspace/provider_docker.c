@@ -188,7 +188,7 @@ static int refresh_self(struct dprov *p, char *err, size_t errlen)
 	if (!p->self_checked) {
 		p->self_checked = true;
 		if (!find_self_id(p->self_id))
-			log_info("docker: spliced runs on the host, not in a container: a task's address is taken on --docker.network or traefik.docker.network, else on its first non-ingress network by name");
+			log_info("docker: spliced runs on the host, not in a container: a task's address is taken on --docker.network or traefik.docker.network, else on its first non-ingress network by name (overlay addresses are reachable from the host only inside the network's namespace; --docker.network=" DOCKER_GWBRIDGE " uses this node's tasks' gateway-bridge addresses, which the host reaches)");
 	}
 	if (!p->self_id[0])
 		return 0;
@@ -250,13 +250,31 @@ static size_t count_servers(const struct dynconf *dc)
 	return n;
 }
 
+/* Is docker_gwbridge named by the flag or by any service's label? */
+static bool wants_gwbridge(const struct dprov *p, const cJSON *services)
+{
+	const cJSON *sv, *list = cJSON_IsArray(services) ? services : NULL;
+
+	if (strcmp(p->opts.network, DOCKER_GWBRIDGE) == 0)
+		return true;
+	cJSON_ArrayForEach(sv, list) {
+		const cJSON *l = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sv, "Spec"), "Labels"),
+			"traefik.docker.network");
+
+		if (cJSON_IsString(l) && strcmp(l->valuestring, DOCKER_GWBRIDGE) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * One listing. 0 and *fast (keep polling fast) on success; negative errno (err set) when the
  * engine could not be read, in which case nothing changes.
  */
 static int relist(struct dprov *p, bool *fast, char *err, size_t errlen)
 {
-	cJSON *services = NULL, *tasks = NULL, *networks = NULL;
+	cJSON *services = NULL, *tasks = NULL, *networks = NULL, *gwbridge = NULL;
 	struct docker_labels_opts lo = {
 		.exposed_by_default = p->opts.exposed_by_default,
 		.domain = p->opts.domain,
@@ -292,6 +310,16 @@ static int relist(struct dprov *p, bool *fast, char *err, size_t errlen)
 	rc = docker_get_json(p->client, path, &networks, NULL, err, errlen);
 	if (rc)
 		goto out;
+
+	if (wants_gwbridge(p, services)) {
+		long st = 0;
+
+		rc = docker_get_json(p->client, "/networks/" DOCKER_GWBRIDGE, &gwbridge, &st, err, errlen);
+		if (rc && st != 404)
+			goto out;
+		rc = 0;
+		lo.gwbridge = gwbridge;
+	}
 
 	rc = docker_labels_build(services, tasks, networks, &lo, &b, err, errlen);
 	if (rc)
@@ -335,6 +363,7 @@ out:
 	cJSON_Delete(services);
 	cJSON_Delete(tasks);
 	cJSON_Delete(networks);
+	cJSON_Delete(gwbridge);
 	return rc;
 }
 

@@ -253,6 +253,44 @@ static void test_network_choice(void)
 	docker_build_fini(&b);
 }
 
+/* --docker.network=docker_gwbridge: addresses on the local gateway bridge, by container id. */
+static void test_gwbridge(void)
+{
+	cJSON *sv = load("gw-services.json"), *tk = load("gw-tasks.json"), *gw = load("gw-bridge.json");
+	struct docker_labels_opts o = { .network = DOCKER_GWBRIDGE, .gwbridge = gw };
+	struct docker_build b;
+	const struct dc_backend *be;
+	char err[256];
+
+	CHECK_EQ_INT(docker_labels_build(sv, tk, networks, &o, &b, err, sizeof(err)), 0,
+		     "gwbridge listing builds");
+	be = dynconf_find_backend(b.dc, "backend-whoami-whoami");
+	CHECK(be && be->nservers == 2 && strncmp(be->servers[0].url, "http://172.18.0.", 16) == 0 &&
+	      strncmp(be->servers[1].url, "http://172.18.0.", 16) == 0,
+	      "both tasks reached on their docker_gwbridge addresses");
+	docker_build_fini(&b);
+
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(gw, "Containers"),
+		"74ae383c370de36a711ac02b59708a2a1c23ed6bd08bd4de8b5859a7a05eed56");
+	CHECK_EQ_INT(docker_labels_build(sv, tk, networks, &o, &b, err, sizeof(err)), 0,
+		     "gwbridge without one task's container");
+	be = dynconf_find_backend(b.dc, "backend-whoami-whoami");
+	CHECK(be && be->nservers == 1 && strcmp(be->servers[0].url, "http://172.18.0.3:80") == 0,
+	      "the task of another node is left out");
+	CHECK(has_msg(&b, "has no docker_gwbridge address on this node"), "and reported");
+	docker_build_fini(&b);
+
+	o.gwbridge = NULL;
+	CHECK_EQ_INT(docker_labels_build(sv, tk, networks, &o, &b, err, sizeof(err)), 0,
+		     "gwbridge requested but not listed");
+	be = dynconf_find_backend(b.dc, "backend-whoami-whoami");
+	CHECK(be && be->nservers == 0 && has_msg(&b, "did not list it"), "no server, a message");
+	docker_build_fini(&b);
+	cJSON_Delete(sv);
+	cJSON_Delete(tk);
+	cJSON_Delete(gw);
+}
+
 static void test_task_states(void)
 {
 	struct docker_labels_opts o = { .domain = "example.com" };
@@ -402,6 +440,7 @@ int main(void)
 	test_fixture_domain();
 	test_network_choice();
 	test_task_states();
+	test_gwbridge();
 	test_synthetic();
 	test_stable();
 	cJSON_Delete(services);
