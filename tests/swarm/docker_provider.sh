@@ -130,6 +130,27 @@ if check "config with 4 servers after scale 8 -> 4" wait_conf dump 4 20; then
 	fi
 fi
 
+# ---- 1b. the provider in a container: it finds its own networks ----
+# it_docker_dump and its libraries in an image, run attached to the test's overlay with the
+# socket mounted and no --docker.network: the address must be taken on the shared network.
+DUMPIMG=spliced-dump:$SW_TAG
+mkdir -p "$T/dump-root/bin"
+cp -L /bin/busybox "$T/dump-root/bin/busybox"
+cp -L "$DUMP" "$T/dump-root/dump"
+for f in $(_ldd_libs "$DUMP"); do mkdir -p "$T/dump-root$(dirname "$f")"; cp -L "$f" "$T/dump-root$f"; done
+if tar -C "$T/dump-root" -c . | $DOCKER import - "$DUMPIMG" >/dev/null; then
+	$DOCKER run --rm --network "$NET" -v "$DOCKER_SOCK:/var/run/docker.sock" --entrypoint /bin/busybox \
+		"$DUMPIMG" timeout 4 /dump --docker.exposedbydefault=false >"$T/incontainer.log" 2>&1
+	$DOCKER image rm "$DUMPIMG" >/dev/null 2>&1
+	check "in a container: no host-mode message" \
+		bash -c "! grep -q 'runs on the host' '$T/incontainer.log'"
+	check_eq "in a container: addresses on the network it shares with the tasks" \
+		"$(conf incontainer | jq -r --arg b "$BE" '(.backends[$b].servers // {})[].url' | sed -E 's#http://([^:]+):.*#\1#' | sort)" \
+		"$(task_ips "$SVC" "$NET")"
+else
+	_bad "import the provider image"
+fi
+
 # ---- 2. traffic through spliced, in the overlay's namespace ----
 req() {	# NS PORT: one request, prints the answering task or ERR<code>
 	local out code
