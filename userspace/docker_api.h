@@ -6,7 +6,8 @@
  * version from GET /version, then issues versioned GETs (/v1.41/services, ...) whose bodies
  * are parsed as JSON, and follows GET /events as a long-lived stream on its own handle,
  * driven by docker_events_wait(). Not thread-safe: one thread owns a client, except
- * docker_client_wakeup(), which any thread may call.
+ * docker_client_wakeup(), which any thread may call. Global state: libcurl's, set up by the
+ * first docker_client_new() (curl_global_init) and kept for the life of the process.
  */
 #ifndef SPLICED_DOCKER_API_H
 #define SPLICED_DOCKER_API_H

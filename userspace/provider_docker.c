@@ -14,6 +14,9 @@
  * serving; reconnection backs off from 250 ms to 30 s; each change of state is logged once.
  * A listing that would empty every backend replacing one that had servers is confirmed by a
  * second listing 1 s later before it is published.
+ *
+ * Global state: one provider per process (struct dprov prov), owned by the provider thread
+ * between docker_provider_start() and docker_provider_stop().
  */
 #include <ctype.h>
 #include <errno.h>
