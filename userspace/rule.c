@@ -1612,8 +1612,11 @@ struct rule *rule_compile(const char *const *rules, size_t nrules, char *err, si
 	}
 	c.err[0] = '\0';
 	if (nrules > RULE_MAX_ROUTES || (nrules && !rules)) {
-		snprintf(c.err, c.errlen, "a frontend has at most %d routes, got %zu",
-			 RULE_MAX_ROUTES, nrules);
+		if (rules)
+			snprintf(c.err, c.errlen, "a frontend has at most %d routes, got %zu",
+				 RULE_MAX_ROUTES, nrules);
+		else
+			snprintf(c.err, c.errlen, "%zu routes but no rule array", nrules);
 		errno = EINVAL;
 		return NULL;
 	}
