@@ -27,6 +27,7 @@
 
 #include "docker_labels.h"
 #include "dynconf.h"
+#include "rule.h"
 
 #define MAX_MSGS	512
 #define MAX_MSG_LEN	512
@@ -526,6 +527,20 @@ static int parse_labels(struct docker_build *b, struct svc *s, const struct dock
 			v = domain;
 			BAD("traefik.domain", "default rule too long or has control characters");
 		}
+	}
+
+	/* Checked here too (model.c compiles it again) so the message names the service. */
+	{
+		const char *rules[1] = { s->rule };
+		char rerr[256];
+		struct rule *r = rule_compile(rules, 1, rerr, sizeof(rerr));
+
+		if (!r) {
+			v = s->rule;
+			BAD(label(s->labels, "traefik.frontend.rule") ? "traefik.frontend.rule" : "traefik.domain",
+			    rerr);
+		}
+		rule_free(r);
 	}
 
 	s->network = NULL;

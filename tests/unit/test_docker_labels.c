@@ -364,6 +364,8 @@ static void test_synthetic(void)
 	cJSON_AddItemToArray(s, cJSON_Parse("42"));
 	cJSON_AddItemToArray(s, svc("s10", "emptyvals", "{\"traefik.port\":\"80\",\"traefik.weight\":\"\",\"traefik.enable\":\"\"}"));
 	cJSON_AddItemToArray(s, svc("s11", "enable_bad", "{\"traefik.enable\":\"maybe\",\"traefik.port\":\"80\"}"));
+	cJSON_AddItemToArray(s, svc("s12", "badrule", "{\"traefik.port\":\"80\",\"traefik.frontend.rule\":\"Hots:a.com\"}"));
+	cJSON_AddItemToArray(t, task("t8", "s12", 1, "running", "10.0.1.11"));
 	cJSON_AddItemToArray(t, task("t5", "s10", 1, "running", "10.0.1.9"));
 	cJSON_AddItemToArray(t, cJSON_Parse("{\"ID\":\"t6\",\"ServiceID\":\"s1\",\"Slot\":\"3\",\"DesiredState\":\"running\",\"Status\":{\"State\":\"running\"},\"NetworksAttachments\":[{\"Network\":{\"ID\":\"n1\"},\"Addresses\":[\"10.0.1.10/24\"]}]}"));
 	cJSON_AddItemToArray(t, cJSON_Parse("{\"ID\":\"t7\",\"ServiceID\":\"s1\",\"Slot\":4,\"DesiredState\":\"running\",\"Status\":{\"State\":\"running\"},\"NetworksAttachments\":[{\"Network\":{\"ID\":\"n1\"},\"Addresses\":[\"not-an-ip\",5]}]}"));
@@ -398,6 +400,8 @@ static void test_synthetic(void)
 	CHECK(has_msg(&b, "service bigport: label traefik.port=\"65536\""), "port out of range");
 	CHECK(has_msg(&b, "service enable_bad: label traefik.enable=\"maybe\""), "bad traefik.enable");
 	CHECK(has_msg(&b, "service s9: malformed"), "Spec not an object");
+	CHECK(has_msg(&b, "service badrule: label traefik.frontend.rule=\"Hots:a.com\"") &&
+	      !dynconf_find_backend(b.dc, "backend-badrule"), "unknown rule matcher refuses the service");
 	CHECK_EQ_INT(b.dc->nfrontends, 3, "exactly the 3 good services are served");
 	docker_build_fini(&b);
 
