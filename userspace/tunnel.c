@@ -1,0 +1,1062 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tunnel: carries a (client, backend) pair to its end, spliced in the kernel when it can be,
+ * else relayed in userspace, and closes both sockets; the caller gets one callback.
+ *
+ * Each direction is a small state machine: RELAY (userspace reads and writes), KERNEL (the
+ * BPF verdict redirects), PAUSING (the kernel passed bytes to userspace: wait until what it
+ * redirected before has left for the peer, then RELAY), EOF_DRAIN (EOF while in the kernel:
+ * wait for the drain, then shut the peer's write side) and DONE. A spliced direction never
+ * goes back to KERNEL: bytes passed to userspace would be overtaken.
+ *
+ * No event fires when the kernel has drained, and the kernel's queue towards a slow reader
+ * has no bound of its own, so a per-tunnel timer reads the flow counters: it raises the
+ * budget credit as the reader progresses (the verdict pauses the side past it) and
+ * completes drains. Spliced sockets are watched for RDHUP only, in a per-thread epoll set
+ * registered in the thread's event_base (EPOLLIN would wake on every redirected skb).
+ *
+ * The relay reads into a per-thread 256 KiB scratch buffer and writes straight on; only what
+ * the peer does not take is copied aside, and reading stops until it is flushed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <linux/sockios.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "fastpath.h"
+#include "log.h"
+#include "tunnel.h"
+
+#define SCRATCH_SIZE	(256 * 1024)
+#define DRAIN_MIN_US	100		/* first re-check of a drain */
+#define DRAIN_MAX_US	64000
+#define POLL_MIN_US	200		/* credit refresh bounds while the kernel carries bytes */
+#define POLL_MAX_US	100000
+#define LIST_EVERY_NS	100000000ULL	/* relayed flows: sp_flows counters refresh */
+#define EP_BATCH	64
+
+enum dir_state {
+	DIR_RELAY = 0,
+	DIR_KERNEL,
+	DIR_PAUSING,
+	DIR_EOF_DRAIN,
+	DIR_DONE,
+};
+
+struct tunnel_dir {
+	enum dir_state st;
+	uint64_t limit;		/* bytes still to deliver in userspace terms; TUNNEL_UNLIMITED */
+	uint64_t klimit;	/* limit handed to the kernel at the splice */
+	uint64_t user;		/* bytes userspace delivered to the destination */
+	uint64_t kbytes;	/* last seen kernel-redirected count */
+	uint64_t last_kbytes;	/* at the previous check, for the rate */
+	uint64_t credit;	/* last credit written */
+	char *pend;		/* bytes the destination did not take yet */
+	size_t pend_off, pend_len, pend_cap;
+	bool src_eof;		/* EOF read (or RDHUP seen) on the source */
+	bool dropping;		/* limit reached: arriving bytes are read and dropped */
+};
+
+struct tunnel_thread;
+
+struct ep_ref {
+	struct tunnel *t;
+	int idx;
+};
+
+struct tunnel {
+	struct tunnel_thread *th;
+	int fd[2];			/* [0] client, [1] backend; direction i reads fd[i] */
+	struct event *rev[2];		/* fd[i] readable: relay direction i */
+	struct event *wev[2];		/* fd[i] writable: relay direction !i */
+	bool rev_on[2], wev_on[2];
+	struct event *timer;		/* drain, credit and pause checks */
+	struct event *done_ev;		/* deferred completion */
+	struct tunnel_dir d[2];
+	struct fastpath_pair pair;
+	bool spliced;
+	bool half_spliced;		/* splice failed half-way: quiet side paused in the maps */
+	bool in_ep[2];
+	uint32_t ep_mask[2];
+	struct ep_ref epref[2];
+	uint64_t drain_us;		/* current drain back-off */
+	uint64_t poll_us;		/* current credit-refresh interval */
+	uint64_t last_check_ns;
+	uint64_t flow_id;
+	bool listed;			/* relayed flow listed in sp_flows */
+	uint64_t listed_ns;
+	struct sp_flow entry;		/* the sp_flows entry as written at start */
+	bool finishing;
+	tunnel_done_fn done;
+	void *arg;
+	struct tunnel_result res;
+	struct tunnel_info info;
+	struct tunnel *prev, *next;	/* registry */
+};
+
+struct tunnel_thread {
+	struct event_base *base;
+	int epfd;
+	struct event *ep_ev;
+	int nwatched;			/* tunnels with sockets in epfd: ep_ev added while > 0 */
+	char *scratch;
+	struct tunnel_thread *next;
+};
+
+/* Registry of live tunnels (for tunnel_foreach) and of per-base thread state. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tunnel *reg_head;
+static struct tunnel_thread *threads;
+static __thread struct tunnel_thread *tls_thread;
+static atomic_flag warned_insert = ATOMIC_FLAG_INIT;
+
+static void relay_pump(struct tunnel *t, int i);
+static void check_cb(evutil_socket_t fd, short what, void *arg);
+static void finish(struct tunnel *t, int error);
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void add_stat(size_t off, uint64_t n)
+{
+	struct fastpath_stats d = { 0 };
+
+	*(uint64_t *)((char *)&d + off) = n;
+	fastpath_stats_add(&d);
+}
+#define STAT_ADD(field, n) add_stat(offsetof(struct fastpath_stats, field), (uint64_t)(n))
+
+/* ---- per-thread state ---------------------------------------------------------------- */
+
+static void ep_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct tunnel_thread *thread_get(struct event_base *base)
+{
+	struct tunnel_thread *th;
+
+	if (tls_thread && tls_thread->base == base)
+		return tls_thread;
+	pthread_mutex_lock(&reg_lock);
+	for (th = threads; th; th = th->next)
+		if (th->base == base)
+			break;
+	if (!th) {
+		th = calloc(1, sizeof(*th));
+		if (th) {
+			th->base = base;
+			th->epfd = epoll_create1(EPOLL_CLOEXEC);
+			th->scratch = malloc(SCRATCH_SIZE);
+			if (th->epfd >= 0)
+				th->ep_ev = event_new(base, th->epfd, EV_READ | EV_PERSIST, ep_cb, th);
+			if (th->epfd < 0 || !th->ep_ev || !th->scratch) {
+				if (th->epfd >= 0)
+					close(th->epfd);
+				if (th->ep_ev)
+					event_free(th->ep_ev);
+				free(th->scratch);
+				free(th);
+				th = NULL;
+			} else {
+				th->next = threads;
+				threads = th;
+			}
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+	tls_thread = th;
+	return th;
+}
+
+void tunnel_thread_fini(struct event_base *base)
+{
+	struct tunnel_thread **pp, *th = NULL;
+
+	pthread_mutex_lock(&reg_lock);
+	for (pp = &threads; *pp; pp = &(*pp)->next) {
+		if ((*pp)->base == base) {
+			th = *pp;
+			*pp = th->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (!th)
+		return;
+	if (tls_thread == th)
+		tls_thread = NULL;
+	event_free(th->ep_ev);
+	close(th->epfd);
+	free(th->scratch);
+	free(th);
+}
+
+/* ---- event helpers ----------------------------------------------------------------- */
+
+static void set_read(struct tunnel *t, int i, bool on)
+{
+	if (t->rev_on[i] == on)
+		return;
+	if (on)
+		event_add(t->rev[i], NULL);
+	else
+		event_del(t->rev[i]);
+	t->rev_on[i] = on;
+}
+
+static void set_write(struct tunnel *t, int i, bool on)
+{
+	if (t->wev_on[i] == on)
+		return;
+	if (on)
+		event_add(t->wev[i], NULL);
+	else
+		event_del(t->wev[i]);
+	t->wev_on[i] = on;
+}
+
+static void ep_set(struct tunnel *t, int i, uint32_t mask)
+{
+	struct epoll_event ev = { .events = mask, .data.ptr = &t->epref[i] };
+
+	if (!t->in_ep[i] || t->ep_mask[i] == mask)
+		return;
+	if (epoll_ctl(t->th->epfd, EPOLL_CTL_MOD, t->fd[i], &ev) == 0)
+		t->ep_mask[i] = mask;
+}
+
+static void schedule_check(struct tunnel *t, uint64_t us)
+{
+	struct timeval tv = { .tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000) };
+
+	evtimer_add(t->timer, &tv);
+}
+
+/* ---- flow listing (sp_flows) ------------------------------------------------------- */
+
+static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		port = ntohs(s4->sin_port);
+		snprintf(out, n, "%s:%d", ip, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s6->sin6_port);
+		snprintf(out, n, "[%s]:%d", ip, port);
+	} else {
+		snprintf(out, n, "-");
+	}
+}
+
+static void list_update(struct tunnel *t, bool force)
+{
+	uint64_t now;
+
+	if (!t->listed)
+		return;
+	now = now_ns();
+	if (!force && now - t->listed_ns < LIST_EVERY_NS)
+		return;
+	t->listed_ns = now;
+	t->entry.user_c2b = t->d[0].user;
+	t->entry.user_b2c = t->d[1].user;
+	if (fastpath_flow_put(t->flow_id, &t->entry))
+		t->listed = false;	/* map full: the flow is simply not listed */
+}
+
+/* ---- completion ---------------------------------------------------------------------- */
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	struct tunnel_result r = t->res;
+	tunnel_done_fn done = t->done;
+	void *darg = t->arg;
+
+	pthread_mutex_lock(&reg_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		reg_head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&reg_lock);
+	event_free(t->done_ev);
+	free(t);
+	if (done)
+		done(darg, &r);
+}
+
+static void rst_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/*
+ * End the tunnel: error 0 closes both sockets normally (FIN after what is queued), else
+ * both are reset so each peer learns that the other side failed.
+ */
+static void finish(struct tunnel *t, int error)
+{
+	struct sp_flow f;
+	struct timeval zero = { 0, 0 };
+	bool watched = t->in_ep[0] || t->in_ep[1];
+
+	if (t->finishing)
+		return;
+	t->finishing = true;
+	if (t->spliced && fastpath_pair_read(&t->pair, &f) == 0) {
+		t->d[0].kbytes = f.bytes_c2b;
+		t->d[1].kbytes = f.bytes_b2c;
+	}
+	for (int i = 0; i < 2; i++) {
+		event_free(t->rev[i]);
+		event_free(t->wev[i]);
+		free(t->d[i].pend);
+		t->d[i].pend = NULL;
+	}
+	event_free(t->timer);
+	for (int i = 0; i < 2; i++) {
+		if (t->in_ep[i])
+			epoll_ctl(t->th->epfd, EPOLL_CTL_DEL, t->fd[i], NULL);
+		t->in_ep[i] = false;
+		if (error)
+			rst_close(t->fd[i]);
+		else
+			close(t->fd[i]);
+	}
+	if (watched && --t->th->nwatched == 0)
+		event_del(t->th->ep_ev);
+	if (t->spliced) {
+		/* Closed sockets left sp_sockhash already; this removes the rest. */
+		fastpath_pair_release(&t->pair);
+		STAT_ADD(flows_active, (uint64_t)-1);
+		STAT_ADD(bytes_c2b, t->d[0].kbytes);
+		STAT_ADD(bytes_b2c, t->d[1].kbytes);
+	}
+	if (t->half_spliced)
+		fastpath_pair_release(&t->pair);
+	if (t->listed)
+		fastpath_flow_del(t->flow_id);
+	t->res.c2b_bytes = t->d[0].user + t->d[0].kbytes;
+	t->res.b2c_bytes = t->d[1].user + t->d[1].kbytes;
+	t->res.spliced = t->spliced;
+	t->res.error = error;
+	event_active(t->done_ev, EV_TIMEOUT, 0);
+	(void)zero;
+}
+
+static void maybe_finish(struct tunnel *t)
+{
+	if (t->d[0].st == DIR_DONE && t->d[1].st == DIR_DONE && !t->d[0].pend_len &&
+	    !t->d[1].pend_len)
+		finish(t, 0);
+}
+
+static void abort_tunnel(struct tunnel *t, int err)
+{
+	log_debug("tunnel %s -> %s: %s", t->entry.client, t->entry.backend, strerror(err));
+	finish(t, err ? err : EIO);
+}
+
+/* ---- userspace relay ----------------------------------------------------------------- */
+
+static void dir_done(struct tunnel *t, int i)
+{
+	struct tunnel_dir *d = &t->d[i];
+
+	d->st = DIR_DONE;
+	/* Keep reading what arrives past a limit (a close with unread bytes is a reset). */
+	d->dropping = !d->src_eof;
+	if (!d->dropping)
+		set_read(t, i, false);
+}
+
+static int stash(struct tunnel_dir *d, const char *p, size_t n)
+{
+	if (n > d->pend_cap) {
+		char *nb = realloc(d->pend, n);
+
+		if (!nb)
+			return -ENOMEM;
+		d->pend = nb;
+		d->pend_cap = n;
+	}
+	memcpy(d->pend, p, n);
+	d->pend_off = 0;
+	d->pend_len = n;
+	return 0;
+}
+
+/* Flush what direction i holds; true when nothing is left. */
+static bool flush_pending(struct tunnel *t, int i)
+{
+	struct tunnel_dir *d = &t->d[i];
+
+	while (d->pend_off < d->pend_len) {
+		ssize_t n = send(t->fd[!i], d->pend + d->pend_off, d->pend_len - d->pend_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				set_write(t, !i, true);
+				return false;
+			}
+			abort_tunnel(t, errno);
+			return false;
+		}
+		d->pend_off += (size_t)n;
+		__atomic_add_fetch(&d->user, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+	d->pend_off = d->pend_len = 0;
+	if (d->pend_cap > SCRATCH_SIZE) {
+		free(d->pend);
+		d->pend = NULL;
+		d->pend_cap = 0;
+	}
+	set_write(t, !i, false);
+	return true;
+}
+
+/* Source i is at EOF and direction i has nothing pending: propagate the half-close. */
+static void propagate_eof(struct tunnel *t, int i)
+{
+	if (t->d[i].st != DIR_DONE) {
+		shutdown(t->fd[!i], SHUT_WR);
+		t->d[i].st = DIR_DONE;
+	}
+	t->d[i].dropping = false;
+	set_read(t, i, false);
+	maybe_finish(t);
+}
+
+/*
+ * Move bytes from fd[i] to fd[!i] until the source is empty or the destination is full.
+ * Bounded per call so that one busy flow cannot starve the others on this thread.
+ */
+static void relay_pump(struct tunnel *t, int i)
+{
+	struct tunnel_dir *d = &t->d[i];
+	char *buf = t->th->scratch;
+
+	if (t->finishing)
+		return;
+	if (d->pend_len && !flush_pending(t, i))
+		return;
+	if (t->finishing)
+		return;
+	for (int round = 0; round < 8; round++) {
+		size_t want = SCRATCH_SIZE;
+		ssize_t n, w;
+
+		if (d->src_eof) {
+			propagate_eof(t, i);
+			return;
+		}
+		if (!d->dropping && d->limit != TUNNEL_UNLIMITED && d->limit < want)
+			want = (size_t)d->limit;
+		n = recv(t->fd[i], buf, want, MSG_DONTWAIT);
+		if (n == 0) {
+			d->src_eof = true;
+			propagate_eof(t, i);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			abort_tunnel(t, errno);
+			return;
+		}
+		if (d->dropping)
+			continue;
+		if (d->limit != TUNNEL_UNLIMITED)
+			d->limit -= (uint64_t)n;
+		w = send(t->fd[!i], buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				abort_tunnel(t, errno);
+				return;
+			}
+			w = 0;
+		}
+		__atomic_add_fetch(&d->user, (uint64_t)w, __ATOMIC_RELAXED);
+		if (w < n) {
+			if (stash(d, buf + w, (size_t)(n - w))) {
+				abort_tunnel(t, ENOMEM);
+				return;
+			}
+			set_read(t, i, false);
+			set_write(t, !i, true);
+			if (d->limit == 0)
+				d->st = DIR_DONE;	/* finishes once flushed */
+			list_update(t, false);
+			return;
+		}
+		if (d->limit == 0) {
+			dir_done(t, i);
+			maybe_finish(t);
+			if (t->finishing)
+				return;
+		}
+		if ((size_t)n < want)
+			break;		/* the receive queue is empty */
+	}
+	if (d->st == DIR_RELAY || d->dropping)
+		set_read(t, i, true);
+	list_update(t, false);
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ep_ref *ref = arg;
+
+	relay_pump(ref->t, ref->idx);
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ep_ref *ref = arg;
+	struct tunnel *t = ref->t;
+	int i = !ref->idx;		/* fd[idx] writable serves direction !idx */
+
+	if (!flush_pending(t, i))
+		return;
+	if (t->d[i].st == DIR_DONE) {
+		if (t->d[i].src_eof)
+			propagate_eof(t, i);
+		else
+			dir_done(t, i);
+		maybe_finish(t);
+		return;
+	}
+	relay_pump(t, i);
+}
+
+/* ---- kernel directions --------------------------------------------------------------- */
+
+static void to_relay(struct tunnel *t, int i)
+{
+	struct tunnel_dir *d = &t->d[i];
+
+	/* What userspace still owes: the limit less what the kernel redirected. */
+	if (d->klimit != SP_LIMIT_NONE)
+		d->limit = d->klimit > d->kbytes ? d->klimit - d->kbytes : 0;
+	d->st = d->limit == 0 ? DIR_DONE : DIR_RELAY;
+	d->dropping = d->st == DIR_DONE;
+	ep_set(t, i, EPOLLET);		/* EOF now shows as a read of 0 */
+	d->src_eof = false;		/* passed bytes may still be queued before the EOF */
+	set_read(t, i, true);
+	relay_pump(t, i);
+}
+
+/*
+ * One look at the flow: refresh credits, complete drains, notice pauses. Returns false if
+ * the tunnel ended. Reads the counters before the TCP state (see fastpath_pair_progress).
+ */
+static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
+{
+	uint64_t budget = fastpath_options()->flow_budget;
+	struct sp_flow f1, f2;
+	int rc;
+
+	if ((rc = fastpath_pair_read(&t->pair, &f1))) {
+		abort_tunnel(t, -rc);
+		return false;
+	}
+	for (int i = 0; i < 2 && !t->finishing; i++) {
+		struct tunnel_dir *d = &t->d[i];
+		uint64_t kb = i ? f1.bytes_b2c : f1.bytes_c2b;
+		uint64_t passed = i ? f1.user_b2c - t->entry.user_b2c : f1.user_c2b - t->entry.user_c2b;
+		uint64_t dropped = i ? f1.drop_b2c : f1.drop_c2b;
+		uint8_t paused = i ? f1.paused_b2c : f1.paused_c2b;
+		uint64_t in, out;
+
+		if (d->st != DIR_KERNEL && d->st != DIR_PAUSING && d->st != DIR_EOF_DRAIN)
+			continue;
+		d->kbytes = kb;
+		if (kb != d->last_kbytes)
+			*moving = true;
+		if ((rc = fastpath_pair_progress(&t->pair, i, d->src_eof, 0, &in, &out))) {
+			abort_tunnel(t, -rc);
+			return false;
+		}
+		log_debug("check %s dir %d st %d kb %llu passed %llu dropped %llu in %llu out %llu "
+			  "klimit %llu paused %d", t->entry.client, i, d->st, (unsigned long long)kb,
+			  (unsigned long long)passed, (unsigned long long)dropped,
+			  (unsigned long long)in, (unsigned long long)out,
+			  (unsigned long long)d->klimit, paused);
+		if (kb + passed + dropped > in) {
+			/* A partly read skb went out twice: the stream is corrupt. */
+			log_warn("tunnel %s -> %s: kernel redirected more than arrived (%llu > %llu): "
+				 "resetting both sides", t->entry.client, t->entry.backend,
+				 (unsigned long long)(kb + passed + dropped),
+				 (unsigned long long)in);
+			STAT_ADD(fallback_dup, 1);
+			abort_tunnel(t, EPROTO);
+			return false;
+		}
+		if (paused && d->st == DIR_KERNEL) {
+			d->st = DIR_PAUSING;
+			if (paused == SP_PAUSE_BUDGET)
+				STAT_ADD(fallback_budget, 1);
+			log_debug("tunnel %s -> %s: direction %d paused to userspace (reason %d)",
+				  t->entry.client, t->entry.backend, i, paused);
+		}
+		if (d->st == DIR_KERNEL) {
+			if (d->klimit != SP_LIMIT_NONE && kb == d->klimit && out == kb) {
+				d->st = DIR_DONE;	/* later bytes are dropped by the verdict */
+				d->dropping = false;
+				ep_set(t, i, EPOLLET);
+				maybe_finish(t);
+				continue;
+			}
+			if (!fastpath_kernel_budget() && out + budget > d->credit + budget / 8) {
+				d->credit = out + budget;
+				fastpath_pair_credit(&t->pair, i, d->credit);
+			}
+			continue;
+		}
+		/* PAUSING or EOF_DRAIN: everything redirected must have left for the peer. */
+		*busy = true;
+		if (out != kb || (!paused && in != kb + passed + dropped))
+			continue;
+		if (fastpath_pair_read(&t->pair, &f2) == 0 &&
+		    (i ? f2.bytes_b2c : f2.bytes_c2b) != kb)
+			continue;
+		t->drain_us = DRAIN_MIN_US;
+		if (d->st == DIR_PAUSING || passed) {
+			to_relay(t, i);
+		} else {
+			shutdown(t->fd[!i], SHUT_WR);
+			d->st = DIR_DONE;
+			maybe_finish(t);
+		}
+	}
+	return !t->finishing;
+}
+
+static void check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel *t = arg;
+	bool busy = false, moving = false;
+	uint64_t now = now_ns(), next;
+
+	if (!check_flow(t, &busy, &moving))
+		return;
+	if (busy) {
+		next = t->drain_us;
+		t->drain_us = t->drain_us * 2 > DRAIN_MAX_US ? DRAIN_MAX_US : t->drain_us * 2;
+		schedule_check(t, next);
+	} else if (t->d[0].st == DIR_KERNEL || t->d[1].st == DIR_KERNEL) {
+		/* Come back before a flow at its current rate could use half of its credit. */
+		uint64_t dt = now - t->last_check_ns, best = POLL_MAX_US;
+
+		for (int i = 0; i < 2; i++) {
+			struct tunnel_dir *d = &t->d[i];
+			uint64_t delta = d->kbytes - d->last_kbytes, head, us;
+
+			if (d->st != DIR_KERNEL || !delta || !dt)
+				continue;
+			head = d->credit > d->kbytes ? d->credit - d->kbytes : 0;
+			if (d->klimit != SP_LIMIT_NONE && d->klimit - d->kbytes < head)
+				head = d->klimit - d->kbytes;
+			us = (uint64_t)((double)head / 2 / ((double)delta / (double)dt) / 1000);
+			if (us < best)
+				best = us;
+		}
+		if (moving)
+			t->poll_us = best;
+		else
+			t->poll_us = t->poll_us * 2;
+		if (t->poll_us < POLL_MIN_US)
+			t->poll_us = POLL_MIN_US;
+		if (t->poll_us > POLL_MAX_US)
+			t->poll_us = POLL_MAX_US;
+		schedule_check(t, t->poll_us);
+	}
+	t->last_check_ns = now;
+	for (int i = 0; i < 2; i++)
+		t->d[i].last_kbytes = t->d[i].kbytes;
+}
+
+/* RDHUP/ERR on spliced sockets of this thread, one event per epoll_wait (see notes). */
+static void ep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel_thread *th = arg;
+
+	for (int n = 0; n < EP_BATCH; n++) {
+		struct epoll_event ev;
+		struct ep_ref *ref;
+		struct tunnel *t;
+		int i, err = 0;
+		socklen_t len = sizeof(err);
+
+		if (epoll_wait(th->epfd, &ev, 1, 0) != 1)
+			return;
+		ref = ev.data.ptr;
+		t = ref->t;
+		i = ref->idx;
+		if (t->finishing)
+			continue;
+		if (ev.events & EPOLLERR) {
+			getsockopt(t->fd[i], SOL_SOCKET, SO_ERROR, &err, &len);
+			abort_tunnel(t, err ? err : ECONNRESET);
+			continue;
+		}
+		if (!(ev.events & EPOLLRDHUP))
+			continue;	/* HUP alone: both halves closed, the states say what is left */
+		ep_set(t, i, EPOLLET);
+		if (t->d[i].st == DIR_KERNEL) {
+			t->d[i].src_eof = true;
+			t->d[i].st = DIR_EOF_DRAIN;
+			t->drain_us = DRAIN_MIN_US;
+			check_cb(-1, 0, t);
+		} else if (t->d[i].st == DIR_PAUSING) {
+			t->d[i].src_eof = true;
+		}
+	}
+}
+
+/* ---- start --------------------------------------------------------------------------- */
+
+static uint64_t rx_inq(int fd)
+{
+	int inq = 0;
+
+	ioctl(fd, SIOCINQ, &inq);
+	return inq > 0 ? (uint64_t)inq : 0;
+}
+
+/*
+ * Recipe step 2: take every byte queued on both sockets through userspace so that no skb is
+ * left partly read (the verdict would send all of it again). A direction with a zero limit
+ * is read and dropped the same way. Returns 0 when the pair is ready to splice, 1 when it
+ * must stay in userspace (EOF, a limit used up, a peer that did not take everything: the
+ * rest is stashed), a negative errno on a socket error.
+ */
+static int empty_sources(struct tunnel *t)
+{
+	char *buf = t->th->scratch;
+
+	for (int i = 0; i < 2; i++) {
+		struct tunnel_dir *d = &t->d[i];
+		bool drop = d->limit == 0;
+
+		for (;;) {
+			size_t want = SCRATCH_SIZE;
+			uint64_t inq = rx_inq(t->fd[i]) + 65536;
+			ssize_t n, w;
+
+			if (inq < want)
+				want = (size_t)inq;
+			if (!drop && d->limit != TUNNEL_UNLIMITED && d->limit < want)
+				want = (size_t)d->limit;
+			n = recv(t->fd[i], buf, want, MSG_DONTWAIT);
+			if (n == 0) {
+				d->src_eof = true;
+				return 1;
+			}
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				return -errno;
+			}
+			if (!drop) {
+				if (d->limit != TUNNEL_UNLIMITED)
+					d->limit -= (uint64_t)n;
+				w = send(t->fd[!i], buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+				if (w < 0 && errno != EAGAIN && errno != EINTR)
+					return -errno;
+				if (w < 0)
+					w = 0;
+				d->user += (uint64_t)w;
+				if (w < n) {
+					if (stash(d, buf + w, (size_t)(n - w)))
+						return -ENOMEM;
+					return 1;
+				}
+				if (d->limit == 0)
+					return 1;	/* the whole body went through userspace */
+			}
+			if ((size_t)n < want)
+				break;		/* the receive queue is empty */
+		}
+	}
+	return 0;
+}
+
+static bool socket_ok(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    ti.tcpi_state != 1 /* TCP_ESTABLISHED */)
+		return false;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Try to hand the pair to the kernel. 0 spliced, 1 stay in userspace, <0 socket error. */
+static int try_splice(struct tunnel *t)
+{
+	uint64_t limit[2];
+	bool kick[2];
+	int quiet, rc;
+
+	if (t->d[0].limit == 0 && t->d[1].limit == 0)
+		return 1;		/* nothing left to carry */
+	rc = empty_sources(t);
+	if (rc) {
+		if (rc > 0)
+			STAT_ADD(fallback_state, 1);
+		return rc;
+	}
+	if (!socket_ok(t->fd[0]) || !socket_ok(t->fd[1])) {
+		STAT_ADD(fallback_state, 1);
+		return 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = &t->epref[i] };
+
+		t->d[i].klimit = t->d[i].limit == TUNNEL_UNLIMITED ? SP_LIMIT_NONE : t->d[i].limit;
+		limit[i] = t->d[i].klimit;
+		kick[i] = limit[i] != 0;
+		if (limit[i] == 0)
+			ev.events = EPOLLET;
+		if (epoll_ctl(t->th->epfd, EPOLL_CTL_ADD, t->fd[i], &ev) == -1) {
+			rc = -errno;
+			goto fail_ep;
+		}
+		t->in_ep[i] = true;
+		t->ep_mask[i] = ev.events;
+	}
+	/* The quiet side goes in first: a zero limit, else the side not sending a body. */
+	if (limit[0] == 0)
+		quiet = FASTPATH_C2B;
+	else if (limit[1] == 0)
+		quiet = FASTPATH_B2C;
+	else if (limit[0] != SP_LIMIT_NONE)
+		quiet = FASTPATH_B2C;		/* upload: the backend waits for the body */
+	else if (limit[1] != SP_LIMIT_NONE)
+		quiet = FASTPATH_C2B;		/* download: the client waits for the body */
+	else
+		quiet = FASTPATH_B2C;
+	t->entry.user_c2b = t->d[0].user;
+	t->entry.user_b2c = t->d[1].user;
+	t->pair.fd[0] = t->fd[0];
+	t->pair.fd[1] = t->fd[1];
+	rc = fastpath_pair_splice(&t->pair, limit, &t->entry, quiet, kick);
+	if (rc && (!socket_ok(t->fd[0]) || !socket_ok(t->fd[1]))) {
+		/* A FIN or reset came in meanwhile (EOPNOTSUPP: not ESTABLISHED any more). */
+		STAT_ADD(fallback_state, 1);
+		t->half_spliced = t->pair.in_maps;
+		rc = 1;
+		goto fail_ep;
+	}
+	if (rc) {
+		if (!atomic_flag_test_and_set(&warned_insert))
+			log_warn("fastpath: splicing %s -> %s failed, relaying it in userspace "
+				 "(logged once): %s", t->entry.client, t->entry.backend,
+				 strerror(-rc));
+		STAT_ADD(fallback_insert, 1);
+		/* A quiet side left in the map keeps what it got meanwhile; released at the end. */
+		t->half_spliced = t->pair.in_maps;
+		rc = 1;
+		goto fail_ep;
+	}
+	t->spliced = true;
+	t->entry.state = SP_FLOW_SPLICED;
+	t->info.spliced = true;
+	for (int i = 0; i < 2; i++) {
+		t->d[i].st = limit[i] == 0 ? DIR_DONE : DIR_KERNEL;
+		t->d[i].credit = fastpath_options()->flow_budget;
+	}
+	if (t->th->nwatched++ == 0)
+		event_add(t->th->ep_ev, NULL);
+	STAT_ADD(flows_spliced, 1);
+	STAT_ADD(flows_active, 1);
+	return 0;
+fail_ep:
+	for (int i = 0; i < 2; i++) {
+		if (t->in_ep[i])
+			epoll_ctl(t->th->epfd, EPOLL_CTL_DEL, t->fd[i], NULL);
+		t->in_ep[i] = false;
+	}
+	return rc;
+}
+
+static void start_relay(struct tunnel *t)
+{
+	for (int i = 0; i < 2; i++) {
+		struct tunnel_dir *d = &t->d[i];
+
+		if (d->src_eof && !d->pend_len) {
+			propagate_eof(t, i);
+			if (t->finishing)
+				return;
+			continue;
+		}
+		if (d->limit == 0 && !d->pend_len) {
+			dir_done(t, i);
+			if (d->dropping)
+				set_read(t, i, true);
+			continue;
+		}
+		d->st = DIR_RELAY;
+		if (d->pend_len)
+			set_write(t, !i, true);
+		else
+			set_read(t, i, true);
+	}
+	if (fastpath_enabled() && !t->half_spliced && t->flow_id) {
+		t->entry.state = SP_FLOW_RELAYED;
+		t->listed = true;
+		list_update(t, true);
+	}
+	maybe_finish(t);
+}
+
+int tunnel_start(struct event_base *base, const struct tunnel_spec *s, tunnel_done_fn done,
+		 void *arg)
+{
+	struct tunnel *t = NULL;
+	socklen_t len;
+	int rc, one = 1;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto nomem;
+	t->th = thread_get(base);
+	if (!t->th)
+		goto nomem;
+	t->fd[0] = s->client_fd;
+	t->fd[1] = s->backend_fd;
+	t->done = done;
+	t->arg = arg;
+	for (int i = 0; i < 2; i++) {
+		t->epref[i].t = t;
+		t->epref[i].idx = i;
+		t->rev[i] = event_new(base, t->fd[i], EV_READ | EV_PERSIST, read_cb, &t->epref[i]);
+		t->wev[i] = event_new(base, t->fd[i], EV_WRITE | EV_PERSIST, write_cb, &t->epref[i]);
+		if (!t->rev[i] || !t->wev[i])
+			goto nomem;
+		fcntl(t->fd[i], F_SETFL, fcntl(t->fd[i], F_GETFL) | O_NONBLOCK);
+		setsockopt(t->fd[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	t->timer = evtimer_new(base, check_cb, t);
+	t->done_ev = event_new(base, -1, 0, done_cb, t);
+	if (!t->timer || !t->done_ev)
+		goto nomem;
+	t->d[0].limit = s->c2b_limit;
+	t->d[1].limit = s->b2c_limit;
+	t->drain_us = DRAIN_MIN_US;
+	t->poll_us = POLL_MIN_US;
+	t->last_check_ns = now_ns();
+
+	len = sizeof(t->info.client);
+	getpeername(t->fd[0], (struct sockaddr *)&t->info.client, &len);
+	len = sizeof(t->info.backend);
+	getpeername(t->fd[1], (struct sockaddr *)&t->info.backend, &len);
+	snprintf(t->info.frontend, sizeof(t->info.frontend), "%s", s->frontend);
+	snprintf(t->info.backend_name, sizeof(t->info.backend_name), "%s", s->backend);
+	t->info.started_ns = t->last_check_ns;
+	t->entry.start_ns = t->last_check_ns;
+	t->entry.frontend_id = s->frontend_id;
+	t->entry.backend_id = s->backend_id;
+	sockaddr_text(&t->info.client, t->entry.client, sizeof(t->entry.client));
+	sockaddr_text(&t->info.backend, t->entry.backend, sizeof(t->entry.backend));
+	snprintf(t->entry.frontend_name, sizeof(t->entry.frontend_name), "%.31s", s->frontend);
+	snprintf(t->entry.backend_name, sizeof(t->entry.backend_name), "%.31s", s->backend);
+	if (fastpath_cookie(t->fd[0], &t->flow_id))
+		t->flow_id = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	t->next = reg_head;
+	if (reg_head)
+		reg_head->prev = t;
+	reg_head = t;
+	pthread_mutex_unlock(&reg_lock);
+
+	rc = 1;
+	if (s->try_splice && fastpath_enabled() && t->flow_id)
+		rc = try_splice(t);
+	if (rc < 0) {
+		abort_tunnel(t, -rc);
+		return 0;
+	}
+	if (rc == 0) {
+		/* Catch up at once: EOF, pauses and credit need a first look. */
+		schedule_check(t, 0);
+		return 0;
+	}
+	start_relay(t);
+	return 0;
+nomem:
+	if (t) {
+		for (int i = 0; i < 2; i++) {
+			if (t->rev[i])
+				event_free(t->rev[i]);
+			if (t->wev[i])
+				event_free(t->wev[i]);
+		}
+		if (t->timer)
+			event_free(t->timer);
+		if (t->done_ev)
+			event_free(t->done_ev);
+		free(t);
+	}
+	close(s->client_fd);
+	close(s->backend_fd);
+	return -ENOMEM;
+}
+
+void tunnel_foreach(void (*fn)(const struct tunnel_info *ti, void *arg), void *arg)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct tunnel *t = reg_head; t; t = t->next) {
+		struct tunnel_info ti = t->info;
+		struct sp_flow f;
+
+		if (t->finishing)
+			continue;
+		ti.c2b_bytes = __atomic_load_n(&t->d[0].user, __ATOMIC_RELAXED);
+		ti.b2c_bytes = __atomic_load_n(&t->d[1].user, __ATOMIC_RELAXED);
+		if (ti.spliced && fastpath_pair_read(&t->pair, &f) == 0) {
+			ti.c2b_bytes += f.bytes_c2b;
+			ti.b2c_bytes += f.bytes_b2c;
+		}
+		fn(&ti, arg);
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
