@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,8 @@ static struct fake {
 	char dir[64];
 	char sock[108];
 	int lfd;
+	int tfd;		/* the same engine on 127.0.0.1:tport */
+	int tport;
 	pthread_t thr;
 	atomic_bool stop;
 	pthread_mutex_t mu;
@@ -177,14 +181,19 @@ static void serve(int fd)
 static void *fake_main(void *arg)
 {
 	while (!atomic_load(&fk.stop)) {
-		struct pollfd pfd = { .fd = fk.lfd, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = fk.lfd, .events = POLLIN },
+					 { .fd = fk.tfd, .events = POLLIN } };
 		int fd;
 
-		if (poll(&pfd, 1, 50) <= 0)
+		if (poll(pfd, 2, 50) <= 0)
 			continue;
-		fd = accept(fk.lfd, NULL, NULL);
-		if (fd >= 0)
-			serve(fd);
+		for (int i = 0; i < 2; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			fd = accept(pfd[i].fd, NULL, NULL);
+			if (fd >= 0)
+				serve(fd);
+		}
 	}
 	return NULL;
 }
@@ -201,6 +210,16 @@ static void fake_start(void)
 	fk.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fk.lfd < 0 || bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fk.lfd, 16))
 		exit(2);
+	{
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(in);
+
+		fk.tfd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fk.tfd < 0 || bind(fk.tfd, (struct sockaddr *)&in, sizeof(in)) || listen(fk.tfd, 16) ||
+		    getsockname(fk.tfd, (struct sockaddr *)&in, &len))
+			exit(2);
+		fk.tport = ntohs(in.sin_port);
+	}
 	fk.version = slurp("version.json");
 	fk.services = slurp("services.json");
 	fk.tasks = slurp("tasks.json");
@@ -213,6 +232,7 @@ static void fake_stop(void)
 	atomic_store(&fk.stop, true);
 	pthread_join(fk.thr, NULL);
 	close(fk.lfd);
+	close(fk.tfd);
 	if (fk.ev_fd >= 0)
 		close(fk.ev_fd);
 	unlink(fk.sock);
@@ -416,6 +436,14 @@ static void test_client(void)
 		      now_ms() - t0);
 	}
 	docker_client_free(c);
+
+	snprintf(ep, sizeof(ep), "tcp://127.0.0.1:%d", fk.tport);
+	c = docker_client_new(ep, err, sizeof(err));
+	rc = c ? docker_client_negotiate(c, err, sizeof(err)) : -1;
+	CHECK(rc == 0 && docker_get_json(c, "/tasks", &j, NULL, err, sizeof(err)) == 0 && cJSON_IsArray(j),
+	      "tcp:// endpoint: negotiate and list");
+	cJSON_Delete(j);
+	docker_client_free(c);
 }
 
 /* ---- provider ---- */
@@ -570,6 +598,25 @@ static void test_provider(void)
 	CHECK(now_ms() - t0 < 1000, "stop returns promptly (%lld ms)", now_ms() - t0);
 	docker_provider_stop();
 	CHECK(1, "stop twice is harmless");
+
+	/* --docker.watch=false over tcp: one listing, then nothing, whatever happens. */
+	o.watch = false;
+	snprintf(o.endpoint, sizeof(o.endpoint), "tcp://127.0.0.1:%d", fk.tport);
+	pthread_mutex_lock(&fk.mu);
+	ev0 = fk.n_events;
+	pthread_mutex_unlock(&fk.mu);
+	CHECK_EQ_INT(docker_provider_start(&o, on_publish, NULL), 0, "provider starts with watch=false");
+	dc = wait_pub(4, 3000);
+	CHECK(dc && dc->nfrontends == 3, "watch=false: the one listing is published");
+	n0 = n_services();
+	set_str(&fk.tasks, scaled);
+	msleep(1200);
+	CHECK(n_services() == n0 && wait_pub(5, 10) == NULL, "watch=false: no further listing");
+	pthread_mutex_lock(&fk.mu);
+	CHECK(fk.n_events == ev0, "watch=false: no event stream");
+	pthread_mutex_unlock(&fk.mu);
+	docker_provider_stop();
+	set_str(&fk.tasks, tasks);
 	for (int i = 0; i < pub.n; i++)
 		dynconf_free(pub.dc[i]);
 	free(scaled);
