@@ -51,7 +51,7 @@ static double bench_head(const char *head, size_t len, long n)
 	struct http1_header hdr[32];
 	struct http1_request req;
 	volatile size_t sink = 0;
-	double t0, t1;
+	double t0 = 0, t1;
 	long i;
 
 	for (i = 0; i < n; i++) {

@@ -952,6 +952,117 @@ static void test_chunked(void)
 	}
 }
 
+/* ---------- mutated heads: the split must never change the outcome ---------- */
+
+static uint32_t rng_state = 2463534242u;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+/*
+ * Mutate valid heads (replace, insert, delete bytes from a set that matters to the grammar),
+ * parse each whole behind a guard page, one byte at a time and in two random pieces, with
+ * the default limits, small limits and allow_bare_lf: the three digests must agree.
+ */
+static void test_mutations(void)
+{
+	static const char *seeds[] = {
+		"GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/7.88.1\r\n"
+		"Accept: */*\r\nConnection: keep-alive, Upgrade\r\nUpgrade: ws\r\n\r\n",
+		"POST http://a.b:80/p HTTP/1.1\r\nHost: a.b\r\nContent-Length: 12\r\n"
+		"Transfer-Encoding: gzip, chunked\r\nExpect: 100-continue\r\n\r\n",
+		"CONNECT h:443 HTTP/1.0\r\nX-Long-Header-Name-Here: 0123456789abcdef0123456789\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+		"HTTP/1.0 404 Not Found\r\nTransfer-Encoding: chunked\r\nX: \t y \r\n\r\n",
+	};
+	static const char bytes[] = "\r\n \t:\0\x7f\x80" "a,/?#;\"-";
+	static const struct http1_limits tiny = { 30, 40, 120, 3, false };
+	static char d1[DIG], d2[DIG], d3[DIG];
+	unsigned long runs = 0, mismatches = 0, parsed = 0, invalid = 0;
+	char m[512];
+	size_t iter;
+
+	for (iter = 0; iter < 3000; iter++) {
+		const char *seed = seeds[iter % 5];
+		bool resp = seed[0] == 'H';
+		parse_fn fn = resp ? run_resp : run_req;
+		const struct http1_limits *lim = iter % 3 == 0 ? NULL :
+						 iter % 3 == 1 ? &tiny : &lax_limits;
+		size_t len = strlen(seed), k, nmut = 1 + rng() % 3, cut;
+		struct http1_parser p = HTTP1_PARSER_INIT;
+		struct guard_buf g;
+		char *b;
+		int rc1, rc2 = -2, rc3;
+
+		memcpy(m, seed, len);
+		for (k = 0; k < nmut; k++) {
+			size_t at = rng() % len;
+			char c = bytes[rng() % (sizeof(bytes) - 1)];
+
+			switch (rng() % 3) {
+			case 0:
+				m[at] = c;
+				break;
+			case 1:
+				if (len + 1 < sizeof(m)) {
+					memmove(m + at + 1, m + at, len - at);
+					m[at] = c;
+					len++;
+				}
+				break;
+			default:
+				if (len > 1) {
+					memmove(m + at, m + at + 1, len - at - 1);
+					len--;
+				}
+				break;
+			}
+		}
+		b = guard_copy(m, len, &g);
+		rc1 = fn(b, len, &p, lim, d1, DIG);
+		guard_free(&g);
+
+		/* one byte at a time, stopping at the first answer */
+		memset(&p, 0, sizeof(p));
+		for (k = 1; k <= len && rc2 == -2; k++) {
+			b = guard_copy(m, k, &g);
+			rc2 = fn(b, k, &p, lim, d2, DIG);
+			guard_free(&g);
+		}
+		/* two pieces */
+		memset(&p, 0, sizeof(p));
+		cut = rng() % (len + 1);
+		b = guard_copy(m, cut, &g);
+		rc3 = fn(b, cut, &p, lim, d3, DIG);
+		guard_free(&g);
+		if (rc3 == -2) {
+			b = guard_copy(m, len, &g);
+			rc3 = fn(b, len, &p, lim, d3, DIG);
+			guard_free(&g);
+		}
+		runs++;
+		if (rc1 > 0)
+			parsed++;
+		else if (rc1 == -1)
+			invalid++;
+		/* a prefix may end at an earlier head of a pipelined stream only if the whole
+		 * parse stopped there too; compare the digests */
+		if (rc1 != -2 && (strcmp(d1, d2) != 0 || strcmp(d1, d3) != 0)) {
+			if (mismatches++ < 3)
+				printf("       mismatch on \"%.*s\"\n         whole %s\n         bytes %s\n"
+				       "         split@%zu %s\n", (int)len, m, d1, d2, cut, d3);
+		}
+	}
+	CHECK(mismatches == 0, "mutations: %lu heads (%lu valid, %lu invalid): whole, byte at a "
+	      "time and two pieces agree", runs, parsed, invalid);
+	CHECK(parsed > 100 && invalid > 1000, "mutations: both outcomes well represented");
+}
+
 /* ---------- helpers ---------- */
 
 static void test_helpers(void)
@@ -999,6 +1110,7 @@ int main(void)
 	test_response_fields();
 	test_limits();
 	test_chunked();
+	test_mutations();
 	test_helpers();
 	return unit_done();
 }
