@@ -4,12 +4,14 @@
  * finds where a chunked body ends. Nothing is copied or allocated: results point into the
  * caller's buffer, so unchanged field lines can be forwarded verbatim.
  *
- * One loop finds line ends with memchr and enforces the size limits in stream order; on a
- * fresh message it validates each line in the same pass, so a head that arrives whole is
- * read once. When a head arrives in pieces, later calls only resume the line search (state
- * in struct http1_parser) and the head is validated once, when its empty line is there.
- * Syntax faults are reported only once the whole head is present, limit faults as soon as
- * they are certain, so the result does not depend on how the bytes were split.
+ * A head that arrives whole is read once: each line is validated as its end is found
+ * (names, values and the target 16 bytes at a time with SSE2, values 8 at a time without;
+ * framing fields are picked out by length). When it arrives in pieces, later calls only resume the search for its end
+ * (memchr, state in struct http1_parser) and it is validated once, when complete. Size
+ * limits are enforced line by line in stream order and reported as soon as they are
+ * certain; other faults only once the empty line is there, so the outcome does not depend
+ * on how the bytes were split. Bare LF is refused by default, because callers forward
+ * field lines verbatim (http1_limits.allow_bare_lf).
  */
 #include <limits.h>
 #include <stdint.h>
@@ -176,6 +178,8 @@ static int parse_version(const char *v, size_t n)
 static int parse_request_line(const char *buf, size_t ls, size_t le, struct http1_request *req,
 			      struct head_acc *acc, struct http1_error *err)
 {
+	static const char bad_form[] =
+		"request-target is not origin-, absolute-, authority- or asterisk-form";
 	const char *b = buf + ls, *e = buf + le, *q = b, *t, *te, *v, *x;
 	int minor;
 
@@ -269,11 +273,11 @@ static int parse_request_line(const char *buf, size_t ls, size_t le, struct http
 	/* absolute-form: scheme "://" authority path-abempty [ "?" query ] */
 	q = t;
 	if (!((*q | 0x20) >= 'a' && (*q | 0x20) <= 'z'))
-		FAIL(400, t - buf, "request-target is not origin-, absolute-, authority- or asterisk-form");
+		FAIL(400, t - buf, bad_form);
 	while (q < te && (IS_ALNUM(*q) || *q == '+' || *q == '-' || *q == '.'))
 		q++;
 	if (te - q < 3 || q[0] != ':' || q[1] != '/' || q[2] != '/')
-		FAIL(400, q - buf, "request-target is not origin-, absolute-, authority- or asterisk-form");
+		FAIL(400, q - buf, bad_form);
 	q += 3;
 	x = q;
 	while (q < te && *q != '/' && *q != '?') {
@@ -480,8 +484,9 @@ static inline bool swar_ctl(uint64_t w)
 }
 
 /* Record a validated field line and look at the framing fields, picked by length first. */
-static inline __attribute__((always_inline)) int field_semantics(const char *buf, size_t ls, size_t line_len, size_t nl, const char *v,
-			   size_t vl, struct head_acc *acc, struct http1_error *err)
+static inline __attribute__((always_inline))
+int field_semantics(const char *buf, size_t ls, size_t line_len, size_t nl, const char *v,
+		    size_t vl, struct head_acc *acc, struct http1_error *err)
 {
 	const char *b = buf + ls;
 	struct http1_header *h = &acc->headers[acc->nheaders++];
@@ -536,7 +541,8 @@ static int parse_field(const char *buf, size_t ls, size_t le, size_t lf, struct 
 	const char *b = buf + ls, *e = buf + le, *q = b, *colon, *v, *ve;
 
 	if (is_ows(*q))
-		FAIL(acc->bad, ls, acc->nheaders ? "obs-fold (field line starting with whitespace)" :
+		FAIL(acc->bad, ls, acc->nheaders ?
+		     "obs-fold (field line starting with whitespace)" :
 		     "whitespace between start line and first field");
 	while (q < e && CLS(*q, C_TCHAR))
 		q++;
@@ -1150,10 +1156,11 @@ ssize_t http1_chunked_scan(struct http1_chunked *st, const char *buf, size_t len
 		case HTTP1_CH_SIZE:
 			if (CLS(c, C_HEX)) {
 				/* 15 hex digits of value at most: no chunk is near 2^60 bytes */
+				unsigned d = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
 				if (st->remaining >> 56)
 					goto bad;
-				st->remaining = st->remaining << 4 |
-						(uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+				st->remaining = st->remaining << 4 | d;
 			} else if (c == ';') {
 				st->state = HTTP1_CH_EXT;
 			} else if (c == ' ' || c == '\t') {

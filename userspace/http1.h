@@ -101,7 +101,7 @@ struct http1_parser {
 	size_t scanned;		/* bytes searched for line ends so far */
 	size_t line_start;	/* private: start of the current, incomplete line */
 	size_t nfields;		/* private: complete field lines seen */
-	int phase;		/* private: 0 fresh, 1 searching for the start line, 2 for the end */
+	int phase;		/* private: 0 fresh; searching: 1 start line, 2 end of head */
 };
 #define HTTP1_PARSER_INIT { 0 }
 
