@@ -401,8 +401,9 @@ static int prepare_pin_dir(char *err, size_t errlen)
 		log_info("fastpath: mounted bpffs at %s", parent);
 	}
 	if (mkdir(fp.pin_dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create pin directory %s: %s", fp.pin_dir,
-			 strerror(errno));
+		snprintf(err, errlen, "cannot create pin directory %s: %s%s", fp.pin_dir,
+			 strerror(errno),
+			 strchr(slash + 1, '.') ? " (bpffs refuses names with a dot)" : "");
 		return -errno;
 	}
 	fp.lock_fd = open(fp.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
