@@ -65,6 +65,7 @@ run_scripts() {	# level
 	local s
 	for s in tests/$1/*.sh; do
 		[ -f "$s" ] || continue
+		case $(basename "$s") in lib_*) continue ;; esac
 		run_suite "$1/$(basename "$s" .sh)" "${SUITE_TIMEOUT:-600}" bash "$s"
 	done
 }

@@ -496,8 +496,18 @@ static void add_default_entrypoints(struct config *c)
 		c->nentrypoints = 1;
 	}
 	if (c->ndefault_entrypoints == 0) {
-		strcpy(c->default_entrypoints[0], "http");
-		c->ndefault_entrypoints = 1;
+		/* Traefik's default is "http"; without one, every non-API entry point */
+		if (config_entrypoint(c, "http")) {
+			strcpy(c->default_entrypoints[0], "http");
+			c->ndefault_entrypoints = 1;
+		} else {
+			for (size_t i = 0; i < c->nentrypoints; i++) {
+				if (c->api && !strcmp(c->entrypoints[i].name, c->api_entrypoint))
+					continue;
+				strcpy(c->default_entrypoints[c->ndefault_entrypoints++],
+				       c->entrypoints[i].name);
+			}
+		}
 	}
 	if (((c->api && !strcmp(c->api_entrypoint, "traefik")) ||
 	     (c->ping && !strcmp(c->ping_entrypoint, "traefik")) ||

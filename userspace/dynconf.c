@@ -232,16 +232,22 @@ static int cmp_route(const void *a, const void *b)
 	return strcmp(((const struct dc_route *)a)->name, ((const struct dc_route *)b)->name);
 }
 
+static void sort(void *base, size_t n, size_t sz, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)	/* base may be NULL when n == 0: qsort's contract says non-NULL */
+		qsort(base, n, sz, cmp);
+}
+
 void dynconf_sort(struct dynconf *dc)
 {
-	qsort(dc->backends, dc->nbackends, sizeof(*dc->backends), cmp_backend);
+	sort(dc->backends, dc->nbackends, sizeof(*dc->backends), cmp_backend);
 	for (size_t i = 0; i < dc->nbackends; i++)
-		qsort(dc->backends[i].servers, dc->backends[i].nservers,
-		      sizeof(struct dc_server), cmp_server);
-	qsort(dc->frontends, dc->nfrontends, sizeof(*dc->frontends), cmp_frontend);
+		sort(dc->backends[i].servers, dc->backends[i].nservers, sizeof(struct dc_server),
+		     cmp_server);
+	sort(dc->frontends, dc->nfrontends, sizeof(*dc->frontends), cmp_frontend);
 	for (size_t i = 0; i < dc->nfrontends; i++)
-		qsort(dc->frontends[i].routes, dc->frontends[i].nroutes,
-		      sizeof(struct dc_route), cmp_route);
+		sort(dc->frontends[i].routes, dc->frontends[i].nroutes, sizeof(struct dc_route),
+		     cmp_route);
 }
 
 static bool str_eq(const char *a, const char *b)

@@ -43,23 +43,29 @@ static int add_iov(struct head_out *o, const void *p, size_t n)
 	return 0;
 }
 
-/* Append formatted text to the scratch buffer and queue it. */
-static int add_fmt(struct head_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_fmt(struct head_out *o, const char *fmt, ...)
+/*
+ * Queue n bytes by copying them into the scratch buffer when they fit, so consecutive
+ * additions become one iovec; reference them in place when they don't.
+ */
+static int add_copy(struct head_out *o, const void *p, size_t n)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(o->scratch + o->used, sizeof(o->scratch) - o->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(o->scratch) - o->used)
-		return -E2BIG;
-	o->used += (size_t)n;
-	return add_iov(o, o->scratch + o->used - n, (size_t)n);
+	if (n > sizeof(o->scratch) - o->used)
+		return add_iov(o, p, n);
+	memcpy(o->scratch + o->used, p, n);
+	o->used += n;
+	return add_iov(o, o->scratch + o->used - n, n);
 }
 
-#define ADD_LIT(o, s) add_iov(o, s, sizeof(s) - 1)
+#define ADD_LIT(o, s) add_copy(o, s, sizeof(s) - 1)
+
+/* Queue "<a><b><c>" (no printf on the hot path). */
+static int add_cat(struct head_out *o, const char *a, size_t an, const char *b, size_t bn,
+		   const char *c, size_t cn)
+{
+	return add_copy(o, a, an) | add_copy(o, b, bn) | add_copy(o, c, cn);
+}
+#define ADD_HDR(o, name, val) add_cat(o, name ": ", sizeof(name ": ") - 1, val, strlen(val), \
+				      "\r\n", 2)
 
 static inline bool name_is(const struct http1_header *h, const char *name, size_t len)
 {
@@ -141,21 +147,27 @@ int head_build_request(struct head_out *o, const struct http1_request *req,
 	o->used = 0;
 
 	/* Request line, in origin-form, HTTP/1.1 (or 1.0 for 1.0 clients). */
-	ret |= add_iov(o, req->method, req->method_len + 1);
-	if (f->path) {
-		ret |= add_iov(o, f->path, f->path_len);
-		if (req->query)
-			ret |= add_iov(o, req->query - 1, req->query_len + 1);
-	} else if (req->path && req->path != req->target) {
-		/* absolute-form: send the path and query only */
-		ret |= add_iov(o, req->path, (size_t)(target_end - req->path));
+	if (!f->path && !f->http10 && req->path == req->target &&
+	    !memcmp(target_end, " HTTP/1.1\r\n", 11)) {
+		/* unchanged: the received line, contiguous with the fields that follow */
+		ret |= add_iov(o, req->method, (size_t)(target_end + 11 - req->method));
 	} else {
-		ret |= add_iov(o, req->target, req->target_len);
+		ret |= add_iov(o, req->method, req->method_len + 1);
+		if (f->path) {
+			ret |= add_iov(o, f->path, f->path_len);
+			if (req->query)
+				ret |= add_iov(o, req->query - 1, req->query_len + 1);
+		} else if (req->path && req->path != req->target) {
+			/* absolute-form: send the path and query only */
+			ret |= add_iov(o, req->path, (size_t)(target_end - req->path));
+		} else {
+			ret |= add_iov(o, req->target, req->target_len);
+		}
+		if (f->http10)
+			ret |= ADD_LIT(o, " HTTP/1.0\r\n");
+		else
+			ret |= ADD_LIT(o, " HTTP/1.1\r\n");
 	}
-	if (f->http10)
-		ret |= ADD_LIT(o, " HTTP/1.0\r\n");
-	else
-		ret |= ADD_LIT(o, " HTTP/1.1\r\n");
 
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct http1_header *h = &req->headers[i];
@@ -170,7 +182,7 @@ int head_build_request(struct head_out *o, const struct http1_request *req,
 		switch (h->name_len) {
 		case 4:
 			if (f->host_override && NAME_IS(h, "Host")) {
-				ret |= add_fmt(o, "Host: %s\r\n", f->host_override);
+				ret |= ADD_HDR(o, "Host", f->host_override);
 				continue;
 			}
 			break;
@@ -212,27 +224,27 @@ int head_build_request(struct head_out *o, const struct http1_request *req,
 
 			if (h->name_len != 15 || !NAME_IS(h, "X-Forwarded-For") || !h->value_len)
 				continue;
-			ret |= add_iov(o, h->value, h->value_len);
+			ret |= add_copy(o, h->value, h->value_len);
 			ret |= ADD_LIT(o, ", ");
 		}
 	}
-	ret |= add_fmt(o, "%s\r\n", f->client_ip);
+	ret |= add_cat(o, f->client_ip, strlen(f->client_ip), "\r\n", 2, "", 0);
 	if (!have_fhost && req->host)
-		ret |= ADD_LIT(o, "X-Forwarded-Host: ") | add_iov(o, req->host, req->host_len) |
+		ret |= ADD_LIT(o, "X-Forwarded-Host: ") | add_copy(o, req->host, req->host_len) |
 		       ADD_LIT(o, "\r\n");
 	if (!have_fport)
-		ret |= add_fmt(o, "X-Forwarded-Port: %s\r\n", f->port);
+		ret |= ADD_HDR(o, "X-Forwarded-Port", f->port);
 	if (!have_proto)
 		ret |= ADD_LIT(o, "X-Forwarded-Proto: http\r\n");
 	if (!have_fserver)
-		ret |= add_fmt(o, "X-Forwarded-Server: %s\r\n", f->server_name);
+		ret |= ADD_HDR(o, "X-Forwarded-Server", f->server_name);
 	if (!have_real)
-		ret |= add_fmt(o, "X-Real-Ip: %s\r\n", f->client_ip);
+		ret |= ADD_HDR(o, "X-Real-Ip", f->client_ip);
 	if (f->fwd_prefix)
 		ret |= ADD_LIT(o, "X-Forwarded-Prefix: ") |
-		       add_iov(o, f->fwd_prefix, f->fwd_prefix_len) | ADD_LIT(o, "\r\n");
+		       add_copy(o, f->fwd_prefix, f->fwd_prefix_len) | ADD_LIT(o, "\r\n");
 	if (f->replaced)
-		ret |= ADD_LIT(o, "X-Replaced-Path: ") | add_iov(o, f->replaced, f->replaced_len) |
+		ret |= ADD_LIT(o, "X-Replaced-Path: ") | add_copy(o, f->replaced, f->replaced_len) |
 		       ADD_LIT(o, "\r\n");
 	if (f->upgrade)
 		ret |= ADD_LIT(o, "Connection: Upgrade\r\n");

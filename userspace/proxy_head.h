@@ -15,7 +15,7 @@
 #include "http1.h"
 
 #define HEAD_IOV_MAX 160
-#define HEAD_SCRATCH 1024
+#define HEAD_SCRATCH 2048
 
 struct head_out {
 	struct iovec iov[HEAD_IOV_MAX];

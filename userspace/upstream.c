@@ -58,6 +58,7 @@ static void pool_unlink(struct upstream *u)
 		u->next->prev = u->prev;
 	u->next = u->prev = NULL;
 	w->pool.idle--;
+	w->pool.count[u->bucket]--;
 }
 
 void upstream_want(struct upstream *u, bool rd, bool wr)
@@ -195,17 +196,13 @@ struct upstream *upstream_get(struct worker *w, struct client *c, const struct s
 void upstream_put(struct upstream *u)
 {
 	struct worker *w = u->w;
-	unsigned long same = 0;
-	struct upstream *x;
 
 	if (w->draining || u->len != u->off) {
 		upstream_close(u);
 		return;
 	}
-	for (x = w->pool.bucket[u->bucket]; x; x = x->next)
-		if (addr_eq(x, (const struct sockaddr *)&u->addr, u->addrlen))
-			same++;
-	if (same >= (unsigned long)w->cfg->max_idle_conns_per_host) {
+	/* per bucket, not per address: a hash collision only lowers the cap */
+	if (w->pool.count[u->bucket] >= (unsigned)w->cfg->max_idle_conns_per_host) {
 		upstream_close(u);
 		return;
 	}
@@ -228,6 +225,7 @@ void upstream_put(struct upstream *u)
 		u->next->prev = u;
 	w->pool.bucket[u->bucket] = u;
 	w->pool.idle++;
+	w->pool.count[u->bucket]++;
 }
 
 void upstream_close(struct upstream *u)

@@ -31,6 +31,7 @@ struct listener {
 #define POOL_BUCKETS 256
 struct pool {
 	struct upstream *bucket[POOL_BUCKETS];
+	unsigned count[POOL_BUCKETS];
 	unsigned long idle;
 };
 
