@@ -178,7 +178,7 @@ static void test_json_roundtrip(void)
 	j = dynconf_to_json(dc);
 	text = cJSON_PrintUnformatted(j);
 	CHECK(text && strstr(text, "\"b2\":{\"servers\":{\"x\":{\"url\":\"http://127.0.0.1:2001\","
-			     "\"weight\":3}"), "API JSON shape for a backend: %.120s", text);
+			     "\"weight\":3}"), "API JSON shape for a backend: %.120s", text ? text : "(null)");
 	CHECK(text && strstr(text, "\"loadBalancer\":{\"method\":\"drr\"}"),
 	      "method lower-cased like Traefik");
 	CHECK(text && strstr(text, "\"passHostHeader\":true,\"priority\":0,\"basicAuth\":null"),
