@@ -419,15 +419,23 @@ out:
 	return m;
 }
 
-struct model_frontend *model_route(const struct model *m, int ep, const struct rule_input *in)
+struct model_frontend *model_route(const struct model *m, int ep, const struct rule_input *in,
+				   enum rule_verdict *verdict)
 {
 	uint32_t bit = 1u << ep;
 
 	for (size_t i = 0; i < m->nfrontends; i++) {
 		struct model_frontend *f = &m->frontends[i];
+		enum rule_verdict v;
 
-		if ((f->entrypoint_mask & bit) && rule_match(f->rule, in))
+		if (!(f->entrypoint_mask & bit))
+			continue;
+		v = rule_eval(f->rule, in);
+		if (v != RULE_NO_MATCH) {
+			if (verdict)
+				*verdict = v;
 			return f;
+		}
 	}
 	return NULL;
 }

@@ -111,8 +111,12 @@ static inline struct model_server *model_backend_next(struct model_backend *b)
 	return &b->servers[b->seq[n % b->seqlen]];
 }
 
-/* First frontend (by priority) on entry point ep whose rule matches, or NULL. */
-struct model_frontend *model_route(const struct model *m, int ep, const struct rule_input *in);
+/*
+ * First frontend (by priority) on entry point ep whose rule matches, or NULL. *verdict (if
+ * given) tells a plain match from one that Traefik answers with a 301 (strict slash).
+ */
+struct model_frontend *model_route(const struct model *m, int ep, const struct rule_input *in,
+				   enum rule_verdict *verdict);
 
 /*
  * Per-thread view. model_cache_enter() returns the snapshot a new request should use and

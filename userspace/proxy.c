@@ -43,7 +43,7 @@
 #define CLIENT_BUF_MAX	(64 * 1024 + 512)	/* head limit plus slack */
 #define BULK_BUF	UPSTREAM_BUF_BULK
 #define MAX_HEADERS	100
-#define PATH_BUF	8192
+#define PATH_BUF	16384
 #define FREE_TXN_MAX	256
 #define FREE_CLIENT_MAX	1024
 
@@ -112,7 +112,7 @@ struct txn {
 	struct outdir q, s;	/* q: to the backend, s: to the client */
 	struct body qb, sb;
 	int status;
-	char errbuf[512];
+	char errbuf[1536];	/* our own response: error page or redirect */
 	char *pathbuf;
 	struct request_record rec;
 	uint64_t start_mono_ns;
@@ -519,6 +519,29 @@ static void respond_error(struct client *c, int status)
 	set_deadline(c, DL_NONE, 0);
 }
 
+/* 301 to the strict-slash form of the path, as gorilla/mux answers under Traefik 1.7. */
+static void respond_redirect(struct client *c, const struct rule_input *in)
+{
+	struct txn *t = c->t;
+	char loc[1024];
+	size_t len, n;
+
+	if (rule_slash_location(in, loc, sizeof(loc) - 1, &len)) {
+		respond_error(c, 414);
+		return;
+	}
+	loc[len] = '\0';
+	respond_error(c, 301);
+	if (c->dead || !t->own_response)
+		return;
+	n = head_redirect_response(t->errbuf, sizeof(t->errbuf), 301, loc, c->close_after);
+	if (!n) {
+		respond_error(c, 414);
+		return;
+	}
+	t->s.head.iov[0].iov_len = n;
+}
+
 /* A request head we could not parse: answer and close, like Go's server. */
 static void respond_bad_request(struct client *c, int status)
 {
@@ -577,10 +600,15 @@ static int build_request_head(struct client *c)
 			.headers = t->req.headers, .nheaders = t->req.nheaders,
 		};
 
+		int ret;
+
 		if (!t->pathbuf)
 			t->pathbuf = malloc(PATH_BUF);
-		if (!t->pathbuf || rule_rewrite(t->fe->rule, &in, t->pathbuf, PATH_BUF, &rw))
-			return -E2BIG;
+		if (!t->pathbuf)
+			return -ENOMEM;
+		ret = rule_rewrite(t->fe->rule, &in, t->pathbuf, PATH_BUF, &rw);
+		if (ret)
+			return ret;	/* -ENOENT: Traefik answers 404 */
 		f.path = t->pathbuf;
 		f.path_len = rw.path_len;
 		f.fwd_prefix = rw.fwd_prefix;
@@ -596,8 +624,10 @@ static void send_request_head(struct client *c)
 {
 	struct txn *t = c->t;
 
-	if (build_request_head(c)) {
-		respond_error(c, 431);
+	int ret = build_request_head(c);
+
+	if (ret) {
+		respond_error(c, ret == -ENOENT ? 404 : ret == -ENOMEM ? 503 : 431);
 		return;
 	}
 	t->q.iov_i = 0;
@@ -691,6 +721,7 @@ static void start_request(struct client *c, int head_len)
 	struct txn *t = c->t;
 	struct http1_request *q = &t->req;
 	const struct fastpath_opts *fo;
+	enum rule_verdict verdict = RULE_MATCH;
 	struct rule_input in;
 
 	t->head_len = (size_t)head_len;
@@ -717,9 +748,14 @@ static void start_request(struct client *c, int head_len)
 		.query = q->query, .query_len = q->query_len,
 		.headers = q->headers, .nheaders = q->nheaders,
 	};
-	t->fe = model_route(t->hold->m, c->ep, &in);
+	t->fe = model_route(t->hold->m, c->ep, &in, &verdict);
 	if (!t->fe) {
 		respond_error(c, 404);
+		return;
+	}
+	if (verdict == RULE_MATCH_SLASH) {
+		/* mux strict slash: Traefik redirects to the rule's form of the path */
+		respond_redirect(c, &in);
 		return;
 	}
 	/*

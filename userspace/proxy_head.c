@@ -363,3 +363,27 @@ size_t head_error_response(char *buf, size_t cap, int status, bool close)
 		return 0;
 	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
+
+size_t head_redirect_response(char *buf, size_t cap, int status, const char *location, bool close)
+{
+	int n;
+
+	/* the body names the location; Go html-escapes it, a path here has no <>&"' left */
+	for (const char *p = location; *p; p++)
+		if (strchr("<>&\"'", *p))
+			return 0;
+	n = snprintf(buf, cap,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: text/html; charset=utf-8\r\n"
+		     "Location: %s\r\n"
+		     "Date: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "%s"
+		     "\r\n<a href=\"%s\">%s</a>.\n\n",
+		     status, head_status_text(status), location, http_date(),
+		     strlen(location) + strlen(head_status_text(status)) + 18,
+		     close ? "Connection: close\r\n" : "", location, head_status_text(status));
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
+}

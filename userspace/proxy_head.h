@@ -62,6 +62,12 @@ int head_build_response(struct head_out *out, const char *buf, const struct http
  */
 size_t head_error_response(char *buf, size_t cap, int status, bool close);
 
+/*
+ * A redirect like Go's http.Redirect: Location, text/html body "<a href=...>...</a>.".
+ * Returns its length, or 0 when it does not fit in cap.
+ */
+size_t head_redirect_response(char *buf, size_t cap, int status, const char *location, bool close);
+
 /* Reason phrase for a status code ("Not Found"), "" if unknown. */
 const char *head_status_text(int status);
 

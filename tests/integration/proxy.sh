@@ -77,6 +77,26 @@ code=$(curl -s -o "$T/e100" -w '%{http_code}' -H 'Host: whoami.local' -H 'Expect
 	--data-binary @"$T/up.bin" "$URL/sink")
 check_eq "Expect: 100-continue upload" "$code:$(cat "$T/e100")" "200:$((30 * 1024 * 1024))"
 
+# --- rules with modifiers: strip prefix, strict-slash redirect
+cat >"$T/rules.json" <<JSON
+{"frontends":{
+  "strip":{"backend":"b","routes":{"r":{"rule":"Host:strip.local;PathPrefixStrip:/api"}}},
+  "exact":{"backend":"b","routes":{"r":{"rule":"Host:exact.local;Path:/exact"}}}},
+ "backends":{"b":{"servers":{"s1":{"url":"http://127.0.0.1:${ports[0]}"}}}}}
+JSON
+cp "$CONF" "$T/conf.saved"
+cp "$T/rules.json" "$CONF"
+sleep 0.5
+body=$(curl -s -H 'Host: strip.local' "$URL/api/users?id=3")
+check_match "PathPrefixStrip forwards the stripped path" "$body" "GET /users\?id=3 HTTP/1.1"
+check_match "X-Forwarded-Prefix added" "$body" $'X-Forwarded-Prefix: /api\r'
+out=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -H 'Host: exact.local' "$URL/exact/?q=1")
+check_eq "trailing-slash mismatch -> 301 (strict slash)" "$out" 301
+check "301 Location is the rule's form" grep -qF $'Location: /exact?q=1\r' "$T/hdr"
+check_eq "301 body like Go's redirect" "$(cat "$T/body")" '<a href="/exact?q=1">Moved Permanently</a>.'
+cp "$T/conf.saved" "$CONF"
+sleep 0.5
+
 # --- dead backend: 502; with a live server too, the refused connect is retried
 dead=$(free_port)
 file_conf "$CONF" whoami.local "http://127.0.0.1:$dead"

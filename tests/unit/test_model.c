@@ -33,7 +33,7 @@ static struct model_frontend *route(struct model *m, const char *host, const cha
 		.path = path, .path_len = strlen(path),
 	};
 
-	return model_route(m, 0, &in);
+	return model_route(m, 0, &in, NULL);
 }
 
 static const char *two_frontends =
