@@ -49,6 +49,7 @@
 #define POLL_MAX_US	100000
 #define LIST_EVERY_NS	100000000ULL	/* relayed flows: sp_flows counters refresh */
 #define EP_BATCH	64
+#define STALL_NS	(30 * 1000000000ULL)	/* a drain without progress this long is a bug */
 
 enum dir_state {
 	DIR_RELAY = 0,
@@ -66,6 +67,8 @@ struct tunnel_dir {
 	uint64_t kbytes;	/* last seen kernel-redirected count */
 	uint64_t last_kbytes;	/* at the previous check, for the rate */
 	uint64_t credit;	/* last credit written */
+	uint64_t wait_out;	/* drain: `out` at the last progress */
+	uint64_t wait_since_ns;	/* drain: when `out` last moved */
 	char *pend;		/* bytes the destination did not take yet */
 	size_t pend_off, pend_len, pend_cap;
 	bool src_eof;		/* EOF read (or RDHUP seen) on the source */
@@ -648,8 +651,24 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 		}
 		/* PAUSING or EOF_DRAIN: everything redirected must have left for the peer. */
 		*busy = true;
-		if (out != kb || (!paused && in != kb + passed + dropped))
+		if (out != kb || (!paused && in != kb + passed + dropped)) {
+			uint64_t now = now_ns();
+
+			if (!d->wait_since_ns || out != d->wait_out) {
+				d->wait_since_ns = now;
+				d->wait_out = out;
+			} else if (now - d->wait_since_ns > STALL_NS) {
+				/* The counters never met: reset rather than hold both sockets. */
+				log_warn("tunnel %s -> %s: drain stalled (direction %d: redirected %llu, "
+					 "arrived %llu, left %llu): resetting both sides",
+					 t->entry.client, t->entry.backend, i,
+					 (unsigned long long)kb, (unsigned long long)in,
+					 (unsigned long long)out);
+				abort_tunnel(t, ETIMEDOUT);
+				return false;
+			}
 			continue;
+		}
 		if (fastpath_pair_read(&t->pair, &f2) == 0 &&
 		    (i ? f2.bytes_b2c : f2.bytes_c2b) != kb)
 			continue;

@@ -9,6 +9,12 @@
 
 IT=$BUILD/tests
 FP_MODE=${FP_MODE:-on}
+# SPLICED_SMOKE=1 (make asan): same checks, smaller volumes.
+if [ "${SPLICED_SMOKE:-0}" = 1 ]; then
+	BIG=64M MANY=${FASTPATH_MANY:-5000} CONC=200
+else
+	BIG=1G MANY=${FASTPATH_MANY:-100000} CONC=1000
+fi
 PIN=
 FP_NOTE=
 

@@ -15,7 +15,7 @@
  *   it_fpload backend PORT                 (logs "result <cmd> ok|bad ..." per connection)
  *   it_fpload client PORT SCENARIO ARGS    (exit 0 when every check passed)
  *     down N | up N | both N | halfb N M | small K | early N | push SECONDS RATE | rst |
- *     brst | conc K N | many M P | get N | put N
+ *     brst | conc K N [HOLD_MS] | many M P | get N | put N
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,6 +40,19 @@
 
 static unsigned char *pat;	/* PAT_LEN + BUFSZ bytes: any window of BUFSZ is contiguous */
 static int port;
+static pthread_key_t buf_key;
+
+/* A BUFSZ buffer per thread, freed when the thread ends. */
+static void *thread_buf(void)
+{
+	void *b = pthread_getspecific(buf_key);
+
+	if (!b) {
+		b = malloc(BUFSZ);
+		pthread_setspecific(buf_key, b);
+	}
+	return b;
+}
 
 static void pat_init(void)
 {
@@ -108,11 +121,9 @@ static int send_pat(int fd, uint64_t off, uint64_t n)
  */
 static uint64_t recv_pat(int fd, uint64_t off, uint64_t max, bool *bad, bool *eof, int *err)
 {
-	static __thread unsigned char *buf;
+	unsigned char *buf = thread_buf();
 	uint64_t got = 0;
 
-	if (!buf)
-		buf = malloc(BUFSZ);
 	*eof = false;
 	*err = 0;
 	while (got < max) {
@@ -232,11 +243,9 @@ static void *serve(void *arg)
 		return NULL;
 	}
 	if (!strncmp(line, "ECHO", 4)) {
-		static __thread char *buf;
+		char *buf = thread_buf();
 		uint64_t total = 0;
 
-		if (!buf)
-			buf = malloc(BUFSZ);
 		if (sscanf(line, "ECHO %llu", &m) == 1)
 			usleep((useconds_t)m * 1000);
 		for (;;) {
@@ -274,12 +283,10 @@ static void *serve(void *arg)
 		eof = expect_eof(fd);
 		result("BOTH", status == 'Y' && eof, "got=%" PRIu64, got);
 	} else if (sscanf(line, "SLOW %llu", &n) == 1) {
-		static __thread char *buf;
+		char *buf = thread_buf();
 		uint64_t total = 0;
 		double t0 = now_s();
 
-		if (!buf)
-			buf = malloc(BUFSZ);
 		for (;;) {
 			ssize_t r = recv(fd, buf, 16384, 0);
 			double due;
@@ -704,7 +711,7 @@ static void sc_brst(void)
 }
 
 /* One echo round trip of n bytes on a fresh connection. 0 when exact. */
-static int echo_once(uint64_t n, bool keep)
+static int echo_once(uint64_t n, unsigned hold_ms)
 {
 	static const char cmd[] = "ECHO\n";
 	bool bad = false, eof;
@@ -723,8 +730,8 @@ static int echo_once(uint64_t n, bool keep)
 		return -1;
 	}
 	free(b);
-	if (keep)
-		usleep(300000);
+	if (hold_ms)
+		usleep(hold_ms * 1000);
 	/* Read the echo before the half-close: the proxy sees an open, quiet connection. */
 	got = recv_pat(fd, 0, n, &bad, &eof, &err);
 	shutdown(fd, SHUT_WR);
@@ -736,7 +743,7 @@ static int echo_once(uint64_t n, bool keep)
 struct conc_arg {
 	uint64_t n;
 	int count;
-	bool keep;
+	unsigned hold_ms;
 	_Atomic int *bad;
 	pthread_barrier_t *bar;
 };
@@ -748,7 +755,7 @@ static void *conc_worker(void *arg)
 	if (a->bar)
 		pthread_barrier_wait(a->bar);
 	for (int i = 0; i < a->count; i++)
-		if (echo_once(a->n, a->keep))
+		if (echo_once(a->n, a->hold_ms))
 			atomic_fetch_add(a->bad, 1);
 	return NULL;
 }
@@ -769,12 +776,12 @@ static void run_threads(int nthr, struct conc_arg *a)
 	free(th);
 }
 
-/* k connections open at the same time (each holds ~300 ms), n bytes echoed on each. */
-static void sc_conc(int k, uint64_t n)
+/* k connections open at the same time (each held hold_ms), n bytes echoed on each. */
+static void sc_conc(int k, uint64_t n, unsigned hold_ms)
 {
 	_Atomic int bad = 0;
 	pthread_barrier_t bar;
-	struct conc_arg a = { .n = n, .count = 1, .keep = true, .bad = &bad, .bar = &bar };
+	struct conc_arg a = { .n = n, .count = 1, .hold_ms = hold_ms, .bad = &bad, .bar = &bar };
 	double t0 = now_s();
 
 	pthread_barrier_init(&bar, NULL, (unsigned)k);
@@ -788,7 +795,7 @@ static void sc_conc(int k, uint64_t n)
 static void sc_many(int m, int p)
 {
 	_Atomic int bad = 0;
-	struct conc_arg a = { .n = 32, .count = m / p, .keep = false, .bad = &bad };
+	struct conc_arg a = { .n = 32, .count = m / p, .hold_ms = 0, .bad = &bad };
 	double t0 = now_s(), dt;
 
 	run_threads(p, &a);
@@ -878,6 +885,7 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		goto usage;
 	port = atoi(argv[2]);
+	pthread_key_create(&buf_key, free);
 	pat_init();
 	if (!strcmp(argv[1], "backend"))
 		return backend_main();
@@ -904,7 +912,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(sc, "brst"))
 		sc_brst();
 	else if (!strcmp(sc, "conc"))
-		sc_conc((int)ARG(1), ARG(2));
+		sc_conc((int)ARG(1), ARG(2), argc > 6 ? (unsigned)ARG(3) : 300);
 	else if (!strcmp(sc, "many"))
 		sc_many((int)ARG(1), (int)ARG(2));
 	else if (!strcmp(sc, "get"))
