@@ -4,6 +4,8 @@
 #
 #   tests/run.sh all|unit|integration|swarm|asan
 #
+# asan: the unit suites plus the integration scripts marked with a line "# asan-smoke",
+# run on the sanitizer build (BUILD=build-asan).
 # A suite is a unit-test binary (build/tests/test_*) or a script (tests/<level>/*.sh).
 # It prints "ok   name" / "FAIL name" per check and one line
 # "<suite>: N tests, N passed, N failed"; exit 77 means skipped (its last line says why).
@@ -61,11 +63,12 @@ run_units() {
 	done
 }
 
-run_scripts() {	# level
+run_scripts() {	# level [marker: only scripts with a line "# <marker>"]
 	local s
 	for s in tests/$1/*.sh; do
 		[ -f "$s" ] || continue
 		case $(basename "$s") in lib_*) continue ;; esac
+		[ -n "${2:-}" ] && ! grep -q "^# $2\$" "$s" && continue
 		run_suite "$1/$(basename "$s" .sh)" "${SUITE_TIMEOUT:-600}" bash "$s"
 	done
 }
@@ -74,7 +77,7 @@ case $LEVEL in
 unit) run_units ;;
 integration) run_scripts integration ;;
 swarm) run_scripts swarm ;;
-asan) run_units; SPLICED_SMOKE=1 run_scripts integration ;;
+asan) run_units; run_scripts integration asan-smoke ;;
 all) run_units; run_scripts integration; run_scripts swarm ;;
 *) echo "usage: $0 all|unit|integration|swarm|asan" >&2; exit 2 ;;
 esac

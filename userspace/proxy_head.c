@@ -158,7 +158,9 @@ int head_build_request(struct head_out *o, const struct http1_request *req,
 			if (req->query)
 				ret |= add_iov(o, req->query - 1, req->query_len + 1);
 		} else if (req->path && req->path != req->target) {
-			/* absolute-form: send the path and query only */
+			/* absolute-form: send the path and query only ("/" for an empty path) */
+			if (!req->path_len)
+				ret |= ADD_LIT(o, "/");
 			ret |= add_iov(o, req->path, (size_t)(target_end - req->path));
 		} else {
 			ret |= add_iov(o, req->target, req->target_len);

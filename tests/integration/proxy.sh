@@ -2,6 +2,7 @@
 # Integration: the userspace HTTP proxy with real sockets, real whoami backends and curl.
 # Round robin, errors (404, 400, 502 + retry), bodies byte-exact both ways, keep-alive,
 # HTTP/1.0, 100-continue, pipelining, forwarded headers, file reload, SIGTERM drain.
+# asan-smoke
 . "$(dirname "$0")/../lib.sh"
 suite_begin integration/proxy
 SPLICED_EXTRA="--fastpath=off"

@@ -111,6 +111,10 @@ int main(void)
 
 	h = req_head("GET http://x.local/p?q HTTP/1.1\r\nHost: x.local\r\n\r\n", &f, NULL);
 	CHECK(!strncmp(h, "GET /p?q HTTP/1.1\r\n", 19), "absolute-form sent as origin-form");
+	h = req_head("GET http://x.local?q HTTP/1.1\r\nHost: x.local\r\n\r\n", &f, NULL);
+	CHECK(!strncmp(h, "GET /?q HTTP/1.1\r\n", 19), "absolute-form without a path gets /");
+	h = req_head("GET http://x.local HTTP/1.1\r\nHost: x.local\r\n\r\n", &f, NULL);
+	CHECK(!strncmp(h, "GET / HTTP/1.1\r\n", 16), "absolute-form authority only gets /");
 
 	f.http10 = true;
 	h = req_head("GET / HTTP/1.0\r\n\r\n", &f, NULL);
