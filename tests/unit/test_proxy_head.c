@@ -112,7 +112,7 @@ int main(void)
 	h = req_head("GET http://x.local/p?q HTTP/1.1\r\nHost: x.local\r\n\r\n", &f, NULL);
 	CHECK(!strncmp(h, "GET /p?q HTTP/1.1\r\n", 19), "absolute-form sent as origin-form");
 	h = req_head("GET http://x.local?q HTTP/1.1\r\nHost: x.local\r\n\r\n", &f, NULL);
-	CHECK(!strncmp(h, "GET /?q HTTP/1.1\r\n", 19), "absolute-form without a path gets /");
+	CHECK(!strncmp(h, "GET /?q HTTP/1.1\r\n", 18), "absolute-form without a path gets /");
 	h = req_head("GET http://x.local HTTP/1.1\r\nHost: x.local\r\n\r\n", &f, NULL);
 	CHECK(!strncmp(h, "GET / HTTP/1.1\r\n", 16), "absolute-form authority only gets /");
 
