@@ -870,7 +870,8 @@ static int try_splice(struct tunnel *t)
 
 		t->d[i].klimit = t->d[i].limit == TUNNEL_UNLIMITED ? SP_LIMIT_NONE : t->d[i].limit;
 		limit[i] = t->d[i].klimit;
-		kick[i] = limit[i] != 0;
+		/* Both: a zero-limit side must not keep unread bytes either (close would reset). */
+		kick[i] = true;
 		if (limit[i] == 0)
 			ev.events = EPOLLET;
 		if (epoll_ctl(t->th->epfd, EPOLL_CTL_ADD, t->fd[i], &ev) == -1) {

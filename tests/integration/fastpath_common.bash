@@ -140,8 +140,10 @@ check_client() {
 # map_count NAME MAP: entries in a pinned map of proxy NAME (bpftool), or -1.
 map_count() {
 	local out
-	bpftool -j map dump pinned "${PIN}_$1/$2" 2>/dev/null |
-		python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo -1
+	local out
+	out=$(bpftool -j map dump pinned "${PIN}_$1/$2" 2>/dev/null) || { echo -1; return; }
+	# One raw key (a byte array) per element; BTF-formatted keys are plain numbers.
+	grep -o '"key":\[' <<<"$out" | wc -l
 }
 
 # backend_results NAME WHAT: count "result WHAT ok" lines in a backend's log.
