@@ -1098,8 +1098,10 @@ static void client_run(struct client *c)
 			if (ret == 0)
 				break;
 		}
-		if (t->upgrading && !t->q.head_pending && !t->qb.pending && !t->q.blocked &&
-		    !t->s.blocked) {
+		if (t->upgrading && !t->q.blocked && !t->s.blocked) {
+			/* client bytes that came after the request head go first */
+			if (t->q.head_pending || t->qb.pending || t->body_off != c->len)
+				continue;
 			handoff(c);
 			return;
 		}

@@ -1,0 +1,126 @@
+#!/bin/bash
+# Integration: the kernel fast path end to end through spliced (proxy.c hands tunnels and
+# bulk bodies to tunnel.c). Bulk download/upload and an Upgrade tunnel byte-exact, small
+# requests kept in userspace, and the single-use rule: a request sent after a spliced body
+# on the same connection never reaches the backend that served the body.
+# Runs with --fastpath=on in a private bpffs; where BPF can't be used, the same checks run
+# in userspace mode and the suite says why.
+. "$(dirname "$0")/../lib.sh"
+suite_begin integration/splice_e2e
+
+MODE=on NOTE=""
+if [ "$(id -u)" != 0 ]; then
+	MODE=off NOTE="not root"
+else
+	mkdir -p "$T/bpffs"
+	if mount -t bpf bpf "$T/bpffs" 2>"$T/mount.err"; then
+		trap 'rc=$?; for p in "${_pids[@]}"; do kill $p 2>/dev/null; done; sleep 0.5; umount "$T/bpffs" 2>/dev/null || umount -l "$T/bpffs"; (exit $rc); _suite_end' EXIT
+	else
+		MODE=off NOTE="cannot mount bpffs: $(cat "$T/mount.err")"
+	fi
+fi
+PIN=$T/bpffs/spliced
+FLOWS="$SPLICED flows --fastpath.pin $PIN"
+
+wa=$(free_port); wb=$(free_port); rec=$(free_port)
+start_whoami wa "$wa"
+start_whoami wb "$wb"
+spawn recorder "$BUILD/tests/it_recorder" --port "$rec" --log "$T/recorded" --size $((3 * 1024 * 1024))
+wait_port 127.0.0.1 "$rec"
+CONF=$T/conf.json
+cat >"$CONF" <<JSON
+{"frontends":{
+  "a":{"backend":"a","routes":{"r":{"rule":"Host:a.local"}}},
+  "b":{"backend":"b","routes":{"r":{"rule":"Host:b.local"}}},
+  "rec":{"backend":"rec","routes":{"r":{"rule":"Host:rec.local"}}}},
+ "backends":{
+  "a":{"servers":{"s":{"url":"http://127.0.0.1:$wa"}}},
+  "b":{"servers":{"s":{"url":"http://127.0.0.1:$wb"}}},
+  "rec":{"servers":{"s":{"url":"http://127.0.0.1:$rec"}}}}}
+JSON
+P=$(free_port)
+if [ $MODE = on ]; then
+	start_spliced spliced "$P" --file.filename="$CONF" --fastpath=on --fastpath.pin="$PIN"
+	if ! kill -0 "$SPLICED_PID" 2>/dev/null; then
+		MODE=off NOTE="spliced --fastpath=on did not start: $(grep -m1 fastpath "$T/spliced.log")"
+	fi
+fi
+if [ $MODE = off ]; then
+	echo "NOTE: ${NOTE}; the same checks run with --fastpath=off"
+	start_spliced spliced "$P" --file.filename="$CONF" --fastpath=off
+fi
+URL=http://127.0.0.1:$P
+redirected() { $FLOWS --stats 2>/dev/null | sed -n 's/.*redirected=\([0-9]*\).*/\1/p'; }
+
+# --- small requests stay in userspace
+r0=$(redirected)
+for i in $(seq 50); do curl -s -o /dev/null -H 'Host: a.local' "$URL/"; done
+if [ $MODE = on ]; then
+	check_eq "50 small requests: nothing redirected in the kernel" "$(redirected)" "$r0"
+fi
+
+# --- bulk download, spliced, byte-exact; the flow is visible in the pinned maps meanwhile
+want=$("$WHOAMI" --gen 1g 5 | sha256sum | cut -d' ' -f1)
+curl -s -D "$T/dl.h" -H 'Host: a.local' "$URL/data?size=1g&seed=5" | sha256sum | cut -d' ' -f1 >"$T/dl.sum" &
+dl=$!
+if [ $MODE = on ]; then
+	seen=0
+	for _ in $(seq 100); do
+		$FLOWS >"$T/flows.txt" 2>&1
+		grep -q spliced "$T/flows.txt" && { seen=1; break; }
+		sleep 0.02
+	done
+	check_eq "a live bulk flow shows as spliced in the pinned maps" "$seen" 1
+	bpftool map dump pinned "$PIN/sp_flows" >"$T/bpftool.txt" 2>&1
+	check "bpftool dumps the flow map" grep -q '"key"\|key:' "$T/bpftool.txt"
+fi
+wait $dl
+check_eq "1 GiB download byte-exact" "$(cat "$T/dl.sum")" "$want"
+check "bulk response head carries Connection: close" grep -qi '^Connection: close' "$T/dl.h"
+if [ $MODE = on ]; then
+	check_ge "bytes went through the kernel" "$(( $(redirected) - r0 ))" 1
+fi
+
+# --- bulk upload (Content-Length), echoed back byte-exact
+"$WHOAMI" --gen 200m 9 >"$T/up.bin"
+got=$(curl -s -H 'Host: b.local' --data-binary @"$T/up.bin" "$URL/echo" | sha256sum | cut -d' ' -f1)
+check_eq "200 MB upload echoed byte-exact" "$got" "$(sha256sum <"$T/up.bin" | cut -d' ' -f1)"
+got=$(curl -s -H 'Host: b.local' --data-binary @"$T/up.bin" "$URL/sink")
+check_eq "200 MB upload counted by the backend" "$got" $((200 * 1024 * 1024))
+
+# --- Upgrade tunnel: bytes sent before the 101, then echoed, half-close propagated
+{
+	printf 'GET /ws HTTP/1.1\r\nHost: a.local\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n'
+	"$WHOAMI" --gen 10m 3
+} >"$T/ws.in"
+"$BUILD/tests/it_rawtcp" -t 30 127.0.0.1 "$P" <"$T/ws.in" >"$T/ws.out"
+rc=$?
+check_eq "tunnel: server closed cleanly after our half-close" "$rc" 0
+check "tunnel: 101 Switching Protocols" grep -q $'^HTTP/1.1 101' "$T/ws.out"
+# head length: the lines up to the first empty one
+hl=$(sed -n $'1,/^\r$/p' "$T/ws.out" | wc -c)
+got=$(tail -c +$((hl + 1)) "$T/ws.out" | sha256sum | cut -d' ' -f1)
+check_eq "tunnel: 10 MB echoed byte-exact" "$got" "$("$WHOAMI" --gen 10m 3 | sha256sum | cut -d' ' -f1)"
+
+# --- single use: a request after a spliced body never reaches the first backend
+printf 'GET /first HTTP/1.1\r\nHost: rec.local\r\n\r\nGET /second HTTP/1.1\r\nHost: b.local\r\nX-Mark: must-not-reach-recorder\r\n\r\n' |
+	"$BUILD/tests/it_rawtcp" -t 20 -d 0 127.0.0.1 "$P" >"$T/two.out"
+sleep 0.3
+check "first request reached the recorder" grep -q 'GET /first' "$T/recorded"
+check "second request never reached the recorder" bash -c "! grep -q 'must-not-reach' '$T/recorded'"
+check_le "at most one response came back on that connection" "$(grep -c $'^HTTP/1.1 ' "$T/two.out")" 1
+body=$(( $(wc -c <"$T/two.out") - $(sed -n $'1,/^\r$/p' "$T/two.out" | wc -c) ))
+check_eq "the first response's body arrived whole" "$body" $((3 * 1024 * 1024))
+# the same with the second request sent while the body is in flight
+{
+	printf 'GET /third HTTP/1.1\r\nHost: rec.local\r\n\r\n'
+	sleep 0.2
+	printf 'GET /fourth HTTP/1.1\r\nHost: rec.local\r\nX-Mark: late-request\r\n\r\n'
+} | "$BUILD/tests/it_rawtcp" -t 20 127.0.0.1 "$P" >"$T/late.out"
+sleep 0.3
+check "a request sent during a spliced body does not reach the recorder" bash -c "! grep -q 'late-request' '$T/recorded'"
+
+if [ $MODE = on ]; then
+	sleep 0.5
+	check_eq "no live flows left" "$($FLOWS --json 2>/dev/null | grep -c '{')" 0
+fi
