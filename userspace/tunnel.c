@@ -613,11 +613,6 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 			abort_tunnel(t, -rc);
 			return false;
 		}
-		log_debug("check %s dir %d st %d kb %llu passed %llu dropped %llu in %llu out %llu "
-			  "klimit %llu paused %d", t->entry.client, i, d->st, (unsigned long long)kb,
-			  (unsigned long long)passed, (unsigned long long)dropped,
-			  (unsigned long long)in, (unsigned long long)out,
-			  (unsigned long long)d->klimit, paused);
 		if (kb + passed + dropped > in) {
 			/* A partly read skb went out twice: the stream is corrupt. */
 			log_warn("tunnel %s -> %s: kernel redirected more than arrived (%llu > %llu): "
@@ -673,6 +668,9 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 		    (i ? f2.bytes_b2c : f2.bytes_c2b) != kb)
 			continue;
 		t->drain_us = DRAIN_MIN_US;
+		log_debug("tunnel %s -> %s: direction %d drained after %llu kernel bytes: %s",
+			  t->entry.client, t->entry.backend, i, (unsigned long long)kb,
+			  d->st == DIR_PAUSING || passed ? "relaying the rest" : "half-close");
 		if (d->st == DIR_PAUSING || passed) {
 			to_relay(t, i);
 		} else {
