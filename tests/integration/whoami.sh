@@ -113,8 +113,12 @@ check_eq "bad wait is 400" "$(curl -s -o /dev/null -w '%{http_code}' "$U/?wait=s
 # --- keep-alive, pipelining, HTTP/1.0, close=1
 v=$(curl -sv "$U/bench" "$U/data?size=10" "$U/" 2>&1)
 check_eq "keep-alive: curl re-uses the connection" "$(echo "$v" | grep -c 'Re-using existing connection')" 2
-printf 'GET /bench HTTP/1.1\r\nHost: a\r\n\r\nGET /data?size=5 HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET /bench?close=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\n\r\n' |
-	"$RAW" 127.0.0.1 "$P1" >"$T/pipe.out"
+# five requests in one write; the fourth asks to close, so the fifth must get no answer
+pipe='GET /bench HTTP/1.1\r\nHost: a\r\n\r\nGET /data?size=5 HTTP/1.1\r\nHost: a\r\n\r\n'
+pipe+='POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz'
+pipe+='GET /bench?close=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\n\r\n'
+# shellcheck disable=SC2059  # the escapes are the point
+printf "$pipe" | "$RAW" 127.0.0.1 "$P1" >"$T/pipe.out"
 rc=$?
 check_eq "pipelined: server closes after close=1" "$rc" 0
 check_eq "pipelined: 4 answers, in order, none after close" \
@@ -179,6 +183,7 @@ curl -s -o /dev/null "$U/data?size=64g" &
 cpid=$!
 sleep 0.3
 t0=$(ms)
+# shellcheck disable=SC2154  # set by spawn (lib.sh)
 stop "$PID_w1" TERM
 rc=$?
 t1=$(ms)
