@@ -53,8 +53,10 @@ static void docker_publish(struct dynconf *dc, void *arg)
 	char err[512];
 
 	(void)arg;
-	if (model_publish(dc, err, sizeof(err)))
+	if (model_publish(dc, err, sizeof(err))) {
 		log_error("docker provider: configuration rejected: %s", err);
+		stats_config_reload_failed();
+	}
 }
 
 /* While draining: exit as soon as every worker is done, or at the grace deadline. */
@@ -169,8 +171,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	model_setup(&d.cfg);
-	if (stats_init(d.cfg.workers, (int)d.cfg.nentrypoints)) {
-		fprintf(stderr, "spliced: out of memory\n");
+	if (stats_init(&d.cfg, d.base, err, sizeof(err))) {
+		fprintf(stderr, "spliced: %s\n", err);
 		goto out;
 	}
 	if (d.cfg.file && provider_file_start(d.base, &d.cfg, err, sizeof(err))) {
@@ -215,6 +217,7 @@ out:
 	api_stop();
 	if (d.workers)
 		workers_destroy(d.workers, d.cfg.workers);
+	stats_fini();
 	if (d.sig_term)
 		event_free(d.sig_term);
 	if (d.sig_int)

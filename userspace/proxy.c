@@ -263,6 +263,8 @@ static struct txn *txn_new(void)
 	t->rec.status = 0;
 	t->rec.resp_bytes = 0;
 	t->rec.tunnel = t->rec.spliced = t->rec.retried = false;
+	t->rec.begun = 0;
+	t->rec.req_bytes = 0;
 	return t;
 }
 
@@ -292,13 +294,15 @@ static void copy_field(char *dst, size_t cap, const char *src, size_t len)
 	dst[len] = '\0';
 }
 
-/* Report the finished request to stats (and through it, the access log). */
-static void txn_record(struct client *c, struct txn *t)
+/* Complete the request's record: status, sizes, duration, names. */
+static void txn_finalize(struct client *c, struct txn *t)
 {
 	struct request_record *r = &t->rec;
 
+	(void)c;
 	r->status = t->status;
 	r->resp_bytes = t->sb.sent;
+	r->req_bytes = t->qb.sent;
 	r->duration_ns = mono_ns() - t->start_mono_ns;
 	if (t->fe) {
 		r->frontend = t->fe->name;
@@ -306,6 +310,14 @@ static void txn_record(struct client *c, struct txn *t)
 	}
 	if (t->srv)
 		r->server_url = t->srv->url;
+}
+
+/* Report the finished request to stats (and through it, the access log). */
+static void txn_record(struct client *c, struct txn *t)
+{
+	struct request_record *r = &t->rec;
+
+	txn_finalize(c, t);
 	stats_request_done(c->w->id, r);
 }
 
@@ -732,6 +744,7 @@ static void start_request(struct client *c, int head_len)
 	if (q->framing.conn_close || q->minor_version == 0 || c->w->draining)
 		c->close_after = true;
 	t->upgrade_req = q->framing.conn_upgrade && q->framing.has_upgrade;
+	t->rec.protocol = t->upgrade_req ? STATS_PROTO_WEBSOCKET : STATS_PROTO_HTTP;
 	body_init(&t->qb, &q->framing, q->framing.chunked || q->framing.content_length > 0,
 		  false);
 	t->replayable = t->qb.kind == BODY_NONE && !t->upgrade_req;
@@ -770,15 +783,17 @@ static void start_request(struct client *c, int head_len)
 		t->up_reusable = false;
 		c->close_after = true;
 	}
+	t->rec.backend = t->fe->backend->name;
+	stats_request_begin(c->w->id, &t->rec);	/* in flight until txn_record() */
 	connect_backend(c, false);
 }
 
 /* ---- tunnel hand-off ------------------------------------------------------------------------- */
 
+/* The tunnel's request is counted and logged now, with the bytes the tunnel carried. */
 static void tunnel_finished(void *arg, const struct tunnel_result *r)
 {
-	(void)arg;
-	(void)r;
+	stats_tunnel_end(arg, r->c2b_bytes, r->b2c_bytes, r->spliced);
 }
 
 /*
@@ -790,6 +805,7 @@ static void handoff(struct client *c)
 	struct txn *t = c->t;
 	struct worker *w = c->w;
 	struct tunnel_spec spec;
+	struct stats_tunnel *st;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.try_splice = fastpath_enabled();
@@ -816,13 +832,16 @@ static void handoff(struct client *c)
 	t->rec.spliced = spec.try_splice;
 	if (!t->status)
 		t->status = 200;
-	txn_record(c, t);
+	txn_finalize(c, t);
+	st = stats_tunnel_begin(w->id, &t->rec);	/* counted when the tunnel ends */
 	txn_free(c, t);
 	c->t = NULL;
 	c->dead = true;
 	client_free(c);
-	if (tunnel_start(w->base, &spec, tunnel_finished, NULL))
+	if (tunnel_start(w->base, &spec, tunnel_finished, st)) {
 		log_warn("tunnel: could not start (out of memory); connection closed");
+		stats_tunnel_end(st, 0, 0, false);
+	}
 }
 
 /* ---- response ---------------------------------------------------------------------------------- */

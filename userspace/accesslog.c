@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: MIT
+/*
+ * accesslog: Traefik 1.7's access log lines, written without slowing the workers down.
+ *
+ * The common format is Traefik's CommonLogFormatter; the json format is what logrus'
+ * JSONFormatter prints for Traefik's field map: keys sorted, durations in nanoseconds,
+ * BackendURL as Go's url.URL object. Lines are formatted straight into the calling
+ * worker's buffer (times come from a per-thread cache refreshed once a second, so no
+ * localtime lock per request), and a buffer reaches the file in one write(2) when it is
+ * nearly full or 100 ms old; the main thread's timer flushes idle workers' buffers.
+ * Fields of a request that never reached a server (404, 503) are left out, as Traefik
+ * does: the common line then shows "-" for status and size, like Traefik's.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "config.h"
+#include "gofmt.h"
+#include "log.h"
+#include "stats.h"
+#include "strbuf.h"
+
+#define BUF_CAP		(128 * 1024)
+#define FLUSH_AT	(BUF_CAP - ACCESSLOG_LINE_MAX)
+#define FLUSH_AGE_MS	100
+
+struct aslot {
+	pthread_mutex_t mu;
+	char *buf;
+	size_t len;
+	uint64_t first_ms;	/* when the oldest buffered line was written */
+} __attribute__((aligned(64)));
+
+static struct aslot *slots;
+static int nslots;
+static int log_fd = -1;
+static bool own_fd, json;
+static _Atomic bool enabled;
+static _Atomic uint64_t reqcount;
+static _Atomic uint64_t last_err_ms;
+
+/* ---- a bounded line writer ------------------------------------------------------------ */
+
+struct line {
+	char *p;
+	size_t n, cap;		/* cap excludes room for the final newline */
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+	if (n > l->cap - l->n)
+		n = l->cap - l->n;
+	memcpy(l->p + l->n, s, n);
+	l->n += n;
+}
+
+static void puts_(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+/* Raw text for the common format: control characters would break the one-line rule. */
+static void text(struct line *l, const char *s)
+{
+	for (; *s && l->n < l->cap; s++)
+		l->p[l->n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+}
+
+static void u64(struct line *l, uint64_t v)
+{
+	char b[24];
+	int n = snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+
+	put(l, b, (size_t)n);
+}
+
+static void jstr(struct line *l, const char *s)
+{
+	if (l->cap - l->n < 3)
+		return;
+	l->n += strbuf_json_quote(l->p + l->n, l->cap - l->n + 1, s);
+	if (l->n > l->cap)
+		l->n = l->cap;
+}
+
+/* "key": json string */
+static void jkey(struct line *l, const char *k, bool *first)
+{
+	if (!*first)
+		put(l, ",", 1);
+	*first = false;
+	put(l, "\"", 1);
+	puts_(l, k);
+	put(l, "\":", 2);
+}
+
+static void jfield_str(struct line *l, const char *k, const char *v, bool *first)
+{
+	jkey(l, k, first);
+	jstr(l, v);
+}
+
+static void jfield_u64(struct line *l, const char *k, uint64_t v, bool *first)
+{
+	jkey(l, k, first);
+	u64(l, v);
+}
+
+/* ---- times: one conversion per thread per second ----------------------------------------- */
+
+struct tcache {
+	time_t sec;
+	char clf[40];		/* "02/Jan/2006:15:04:05 +0000" (UTC) */
+	char utc[24];		/* "2006-01-02T15:04:05" */
+	char local[24];
+	char zone[8];		/* "Z" or "+02:00" */
+};
+
+static __thread struct tcache tcache[2];
+
+static const struct tcache *tc_get(time_t sec)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tcache *c = &tcache[sec & 1];
+	struct tm u, t;
+	long off;
+
+	if (c->sec == sec && c->clf[0])
+		return c;
+	gmtime_r(&sec, &u);
+	localtime_r(&sec, &t);
+	c->sec = sec;
+	/* the moduli only tell the compiler how wide each field can get */
+	snprintf(c->clf, sizeof(c->clf), "%02u/%s/%04u:%02u:%02u:%02u +0000", u.tm_mday % 100u,
+		 mon[u.tm_mon % 12], (u.tm_year + 1900) % 10000u, u.tm_hour % 100u,
+		 u.tm_min % 100u, u.tm_sec % 100u);
+	snprintf(c->utc, sizeof(c->utc), "%04u-%02u-%02uT%02u:%02u:%02u",
+		 (u.tm_year + 1900) % 10000u, (u.tm_mon + 1) % 100u, u.tm_mday % 100u,
+		 u.tm_hour % 100u, u.tm_min % 100u, u.tm_sec % 100u);
+	snprintf(c->local, sizeof(c->local), "%04u-%02u-%02uT%02u:%02u:%02u",
+		 (t.tm_year + 1900) % 10000u, (t.tm_mon + 1) % 100u, t.tm_mday % 100u,
+		 t.tm_hour % 100u, t.tm_min % 100u, t.tm_sec % 100u);
+	off = t.tm_gmtoff / 60;
+	if (!off)
+		strcpy(c->zone, "Z");
+	else
+		snprintf(c->zone, sizeof(c->zone), "%c%02u:%02u", off < 0 ? '-' : '+',
+			 (unsigned)(labs(off) / 60 % 100), (unsigned)(labs(off) % 60));
+	return c;
+}
+
+/* RFC 3339 with nanoseconds (Go's RFC3339Nano: trailing zeros of the fraction dropped). */
+static void rfc3339nano(char *out, size_t cap, int64_t ns, bool utc)
+{
+	const struct tcache *c = tc_get((time_t)(ns / 1000000000LL));
+	long frac = (long)(ns % 1000000000LL);
+	char f[12] = "";
+
+	if (frac) {
+		int n = snprintf(f, sizeof(f), ".%09ld", frac);
+
+		while (n > 1 && f[n - 1] == '0')
+			f[--n] = '\0';
+	}
+	snprintf(out, cap, "%s%s%s", utc ? c->utc : c->local, f, utc ? "Z" : c->zone);
+}
+
+/* ---- addresses ------------------------------------------------------------------------ */
+
+static void client_host_port(const struct sockaddr_storage *ss, char *host, size_t hcap,
+			     char *port, size_t pcap)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)hcap);
+		snprintf(port, pcap, "%u", ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, (socklen_t)hcap);
+		snprintf(port, pcap, "%u", ntohs(s6->sin6_port));
+	} else {
+		snprintf(host, hcap, "-");
+		snprintf(port, pcap, "-");
+	}
+}
+
+/* Go's net.SplitHostPort on the Host header; on error the whole value and port "-". */
+static void split_host(const char *h, char *host, size_t hcap, char *port, size_t pcap)
+{
+	const char *colon = strchr(h, ':');
+
+	snprintf(port, pcap, "-");
+	if (h[0] == '[') {
+		const char *end = strchr(h, ']');
+
+		if (end && end[1] == ':' && !strchr(end + 2, ':')) {
+			snprintf(host, hcap, "%.*s", (int)(end - h - 1), h + 1);
+			snprintf(port, pcap, "%s", end + 2);
+			return;
+		}
+	} else if (colon && !strchr(colon + 1, ':')) {
+		snprintf(host, hcap, "%.*s", (int)(colon - h), h);
+		snprintf(port, pcap, "%s", colon + 1);
+		return;
+	}
+	snprintf(host, hcap, "%s", h);
+}
+
+static const char *frontend_short(const char *f)
+{
+	return strncmp(f, "frontend-", 9) == 0 ? f + 9 : f;
+}
+
+/* ---- formats -------------------------------------------------------------------------- */
+
+size_t accesslog_format_common(char *buf, size_t cap, const struct request_record *r,
+			       uint64_t count)
+{
+	struct line l = { buf, 0, cap ? cap - 1 : 0 };
+	const struct tcache *c = tc_get((time_t)(r->start_ns / 1000000000ULL));
+	char host[INET6_ADDRSTRLEN], port[8];
+	bool served = r->server_url != NULL;
+
+	if (!cap)
+		return 0;
+	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
+	puts_(&l, host);
+	puts_(&l, " - - [");
+	puts_(&l, c->clf);
+	puts_(&l, "] \"");
+	text(&l, r->method[0] ? r->method : "-");
+	put(&l, " ", 1);
+	text(&l, r->path[0] ? r->path : "-");
+	put(&l, " ", 1);
+	text(&l, r->proto[0] ? r->proto : "-");
+	puts_(&l, "\" ");
+	if (served) {
+		u64(&l, (uint64_t)(r->status ? r->status : 499));
+		put(&l, " ", 1);
+		u64(&l, r->resp_bytes);
+	} else {
+		puts_(&l, "- -");
+	}
+	puts_(&l, " \"");
+	text(&l, r->referer[0] ? r->referer : "-");
+	puts_(&l, "\" \"");
+	text(&l, r->user_agent[0] ? r->user_agent : "-");
+	puts_(&l, "\" ");
+	u64(&l, count);
+	put(&l, " ", 1);
+	if (served && r->frontend && r->frontend[0]) {
+		put(&l, "\"", 1);
+		text(&l, frontend_short(r->frontend));
+		put(&l, "\"", 1);
+	} else {
+		put(&l, "-", 1);
+	}
+	put(&l, " ", 1);
+	if (served && r->server_url[0]) {
+		put(&l, "\"", 1);
+		text(&l, r->server_url);
+		put(&l, "\"", 1);
+	} else {
+		put(&l, "-", 1);
+	}
+	put(&l, " ", 1);
+	u64(&l, r->duration_ns / 1000000);
+	puts_(&l, "ms");
+	l.p[l.n++] = '\n';
+	return l.n;
+}
+
+/* Go's url.URL for "scheme://host[/path]", as encoding/json prints the struct. */
+static void json_url(struct line *l, const char *url)
+{
+	char scheme[16] = "", hostport[300] = "", path[300] = "";
+	const char *p = strstr(url, "://"), *slash;
+	bool first = true;
+
+	if (p && (size_t)(p - url) < sizeof(scheme)) {
+		snprintf(scheme, sizeof(scheme), "%.*s", (int)(p - url), url);
+		p += 3;
+	} else {
+		p = url;
+	}
+	slash = strchr(p, '/');
+	snprintf(hostport, sizeof(hostport), "%.*s", (int)(slash ? (size_t)(slash - p) : strlen(p)),
+		 p);
+	if (slash)
+		snprintf(path, sizeof(path), "%s", slash);
+	put(l, "{", 1);
+	jfield_str(l, "Scheme", scheme, &first);
+	jfield_str(l, "Opaque", "", &first);
+	jkey(l, "User", &first);
+	puts_(l, "null");
+	jfield_str(l, "Host", hostport, &first);
+	jfield_str(l, "Path", path, &first);
+	jfield_str(l, "RawPath", "", &first);
+	jkey(l, "ForceQuery", &first);
+	puts_(l, "false");
+	jfield_str(l, "RawQuery", "", &first);
+	jfield_str(l, "Fragment", "", &first);
+	jfield_str(l, "RawFragment", "", &first);
+	put(l, "}", 1);
+}
+
+size_t accesslog_format_json(char *buf, size_t cap, const struct request_record *r,
+			     uint64_t count, int64_t now_ns)
+{
+	struct line l = { buf, 0, cap ? cap - 1 : 0 };
+	char host[INET6_ADDRSTRLEN], port[8], addr[INET6_ADDRSTRLEN + 10], t[64];
+	char rhost[STATS_STR_MAX], rport[STATS_STR_MAX], sline[64];
+	bool served = r->server_url != NULL, first = true;
+	int status = r->status ? r->status : 499;
+	const char *slash;
+
+	if (!cap)
+		return 0;
+	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
+	snprintf(addr, sizeof(addr), r->client.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+		 port);
+	snprintf(sline, sizeof(sline), "%03d %s", status, gofmt_status_text(status));
+	put(&l, "{", 1);
+	if (served) {
+		const char *hp = strstr(r->server_url, "://");
+		char baddr[300];
+
+		hp = hp ? hp + 3 : r->server_url;
+		slash = strchr(hp, '/');
+		snprintf(baddr, sizeof(baddr), "%.*s",
+			 (int)(slash ? (size_t)(slash - hp) : strlen(hp)), hp);
+		jfield_str(&l, "BackendAddr", baddr, &first);
+		jfield_str(&l, "BackendName", r->backend ? r->backend : "", &first);
+		jkey(&l, "BackendURL", &first);
+		json_url(&l, r->server_url);
+	}
+	jfield_str(&l, "ClientAddr", addr, &first);
+	jfield_str(&l, "ClientHost", host, &first);
+	jfield_str(&l, "ClientPort", port, &first);
+	jfield_str(&l, "ClientUsername", "-", &first);
+	jfield_u64(&l, "DownstreamContentSize", r->resp_bytes, &first);
+	jfield_u64(&l, "DownstreamStatus", (uint64_t)status, &first);
+	jfield_str(&l, "DownstreamStatusLine", sline, &first);
+	jfield_u64(&l, "Duration", r->duration_ns, &first);
+	if (served) {
+		jfield_str(&l, "FrontendName", frontend_short(r->frontend ? r->frontend : ""),
+			   &first);
+		jfield_u64(&l, "OriginContentSize", r->resp_bytes, &first);
+		/* spliced does not time the backend apart: the whole request is origin time */
+		jfield_u64(&l, "OriginDuration", r->duration_ns, &first);
+		jfield_u64(&l, "OriginStatus", (uint64_t)status, &first);
+		jfield_str(&l, "OriginStatusLine", sline, &first);
+	}
+	jfield_u64(&l, "Overhead", served ? 0 : r->duration_ns, &first);
+	if (r->host[0]) {
+		split_host(r->host, rhost, sizeof(rhost), rport, sizeof(rport));
+		jfield_str(&l, "RequestAddr", r->host, &first);
+	}
+	jfield_u64(&l, "RequestContentSize", r->req_bytes, &first);
+	jfield_u64(&l, "RequestCount", count, &first);
+	if (r->host[0])
+		jfield_str(&l, "RequestHost", rhost, &first);
+	{
+		char rl[STATS_STR_MAX * 2 + 64];
+
+		snprintf(rl, sizeof(rl), "%s %s %s", r->method, r->path, r->proto);
+		jfield_str(&l, "RequestLine", rl, &first);
+	}
+	jfield_str(&l, "RequestMethod", r->method, &first);
+	jfield_str(&l, "RequestPath", r->path, &first);
+	if (r->host[0])
+		jfield_str(&l, "RequestPort", rport, &first);
+	jfield_str(&l, "RequestProtocol", r->proto, &first);
+	jfield_u64(&l, "RetryAttempts", r->retried ? 1 : 0, &first);
+	rfc3339nano(t, sizeof(t), (int64_t)r->start_ns, false);
+	jfield_str(&l, "StartLocal", t, &first);
+	rfc3339nano(t, sizeof(t), (int64_t)r->start_ns, true);
+	jfield_str(&l, "StartUTC", t, &first);
+	if (r->tunnel)
+		jfield_str(&l, "Tunnel", r->spliced ? "spliced" : "relayed", &first);
+	jfield_str(&l, "level", "info", &first);
+	jfield_str(&l, "msg", "", &first);
+	if (r->referer[0])
+		jfield_str(&l, "request_Referer", r->referer, &first);
+	if (r->user_agent[0])
+		jfield_str(&l, "request_User-Agent", r->user_agent, &first);
+	{
+		const struct tcache *c = tc_get((time_t)(now_ns / 1000000000LL));
+
+		snprintf(t, sizeof(t), "%s%s", c->local, c->zone);
+		jfield_str(&l, "time", t, &first);
+	}
+	if (l.n < l.cap)
+		put(&l, "}", 1);
+	else
+		l.p[l.cap - 1] = '}';	/* cut short: still one line, still closed */
+	l.p[l.n++] = '\n';
+	return l.n;
+}
+
+/* ---- buffers and the file ------------------------------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void flush_locked(struct aslot *a)
+{
+	size_t off = 0;
+
+	while (off < a->len) {
+		ssize_t n = write(log_fd, a->buf + off, a->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			uint64_t now = mono_ms(), last = atomic_load(&last_err_ms);
+
+			if (now - last > 10000 && atomic_compare_exchange_strong(&last_err_ms,
+										 &last, now))
+				log_error("access log: write failed: %s; lines are dropped "
+					  "(check --accessLog.filePath and the disk)",
+					  n < 0 ? strerror(errno) : "short write");
+			break;
+		}
+		off += (size_t)n;
+	}
+	a->len = 0;
+}
+
+void accesslog_write(int slot, const struct request_record *r)
+{
+	struct aslot *a;
+	uint64_t count, now;
+
+	if (!atomic_load_explicit(&enabled, memory_order_relaxed) || slot < 0 || slot >= nslots)
+		return;
+	a = &slots[slot];
+	count = atomic_fetch_add_explicit(&reqcount, 1, memory_order_relaxed) + 1;
+	now = mono_ms();
+	pthread_mutex_lock(&a->mu);
+	if (a->len > FLUSH_AT)
+		flush_locked(a);
+	if (!a->len)
+		a->first_ms = now;
+	if (json)
+		a->len += accesslog_format_json(a->buf + a->len, BUF_CAP - a->len, r, count,
+						(int64_t)(r->start_ns + r->duration_ns));
+	else
+		a->len += accesslog_format_common(a->buf + a->len, BUF_CAP - a->len, r, count);
+	if (a->len > FLUSH_AT || now - a->first_ms >= FLUSH_AGE_MS)
+		flush_locked(a);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void accesslog_flush(bool force)
+{
+	uint64_t now = mono_ms();
+
+	for (int i = 0; i < nslots; i++) {
+		struct aslot *a = &slots[i];
+
+		if (force)
+			pthread_mutex_lock(&a->mu);
+		else if (pthread_mutex_trylock(&a->mu))
+			continue;	/* its worker is writing: it flushes itself */
+		if (a->len && (force || now - a->first_ms >= FLUSH_AGE_MS))
+			flush_locked(a);
+		pthread_mutex_unlock(&a->mu);
+	}
+}
+
+bool accesslog_enabled(void)
+{
+	return atomic_load_explicit(&enabled, memory_order_relaxed);
+}
+
+/* mkdir -p of path's parent directory (Traefik creates it too). */
+static int make_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	p = strrchr(dir, '/');
+	if (!p || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int accesslog_open(const struct config *cfg, int n, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!cfg->access_log)
+		return 0;
+	json = strcmp(cfg->access_log_format, "json") == 0;
+	if (cfg->access_log_path[0]) {
+		rc = make_parent(cfg->access_log_path);
+		if (!rc) {
+			log_fd = open(cfg->access_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				      0664);
+			rc = log_fd < 0 ? -errno : 0;
+		}
+		if (rc) {
+			snprintf(err, errlen, "--accessLog.filePath: cannot open %s: %s",
+				 cfg->access_log_path, strerror(-rc));
+			return rc;
+		}
+		own_fd = true;
+	} else {
+		log_fd = 1;
+		own_fd = false;
+	}
+	slots = calloc((size_t)n, sizeof(*slots));
+	if (!slots)
+		goto oom;
+	nslots = n;
+	for (int i = 0; i < n; i++) {
+		pthread_mutex_init(&slots[i].mu, NULL);
+		slots[i].buf = malloc(BUF_CAP);
+		if (!slots[i].buf)
+			goto oom;
+	}
+	atomic_store(&enabled, true);
+	return 0;
+oom:
+	snprintf(err, errlen, "access log: out of memory");
+	accesslog_close();
+	return -ENOMEM;
+}
+
+void accesslog_close(void)
+{
+	if (slots && atomic_load(&enabled))
+		accesslog_flush(true);
+	atomic_store(&enabled, false);
+	for (int i = 0; slots && i < nslots; i++) {
+		pthread_mutex_destroy(&slots[i].mu);
+		free(slots[i].buf);
+	}
+	free(slots);
+	slots = NULL;
+	nslots = 0;
+	if (own_fd && log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	own_fd = false;
+}
