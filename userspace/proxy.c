@@ -210,8 +210,10 @@ static void update_interest(struct client *c)
 	cwr = t && t->s.blocked;
 	if (u) {
 		uwr = u->connecting || (t && t->q.blocked);
+		/* a bulk download waiting for its hand-off leaves the rest in the socket */
 		urd = !u->connecting && t && !t->s.blocked && !t->upgrading &&
-		      !(t->resp_head_done && (t->sb.complete || t->bulk_handoff)) &&
+		      !(t->resp_head_done && (t->sb.complete ||
+					      (t->bulk_handoff && !t->bulk_upload))) &&
 		      (u->len < u->cap || (u->off > 0 && !t->s.head_pending) ||
 		       (!t->resp_head_done && u->cap < 64 * 1024 + 512));
 		upstream_want(u, urd, uwr);
@@ -791,8 +793,17 @@ static void start_request(struct client *c, int head_len)
 /* ---- tunnel hand-off ------------------------------------------------------------------------- */
 
 /* The tunnel's request is counted and logged now, with the bytes the tunnel carried. */
+/* Tunnels of this worker still open: draining waits for them (up to the grace time). */
+static __thread unsigned long live_tunnels;
+
+unsigned long proxy_live_tunnels(void)
+{
+	return live_tunnels;
+}
+
 static void tunnel_finished(void *arg, const struct tunnel_result *r)
 {
+	live_tunnels--;
 	stats_tunnel_end(arg, r->c2b_bytes, r->b2c_bytes, r->spliced);
 }
 
@@ -838,7 +849,9 @@ static void handoff(struct client *c)
 	c->t = NULL;
 	c->dead = true;
 	client_free(c);
+	live_tunnels++;
 	if (tunnel_start(w->base, &spec, tunnel_finished, st)) {
+		live_tunnels--;
 		log_warn("tunnel: could not start (out of memory); connection closed");
 		stats_tunnel_end(st, 0, 0, false);
 	}
@@ -886,6 +899,10 @@ static int parse_response(struct client *c)
 	t->status = resp.status;
 	t->resp_head_done = true;
 	set_deadline(c, DL_NONE, 0);
+	if (t->bulk_upload && t->bulk_handoff) {
+		/* answered before the upload was handed off: finish it all in userspace */
+		t->bulk_handoff = false;
+	}
 	if (resp.status == 101) {
 		if (!t->upgrade_req) {
 			respond_error(c, 502);

@@ -31,6 +31,8 @@ void proxy_tick(struct worker *w);
 void proxy_drain(struct worker *w);
 /* Close every client now. */
 void proxy_close_all(struct worker *w);
+/* Tunnels handed off by the calling worker thread that are still open. */
+unsigned long proxy_live_tunnels(void);
 /* Free the recycled client structs. */
 void proxy_worker_fini(struct worker *w);
 

@@ -141,7 +141,7 @@ static void close_listeners(struct worker *w)
 
 static void maybe_exit(struct worker *w)
 {
-	if (w->draining && !w->nclients && !w->exited) {
+	if (w->draining && !w->nclients && !proxy_live_tunnels() && !w->exited) {
 		w->exited = true;
 		event_base_loopbreak(w->base);
 	}

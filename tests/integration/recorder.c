@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static FILE *logf;
+static FILE *reclog;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long body_size = 2 * 1024 * 1024;
 
@@ -72,8 +72,8 @@ static void *serve(void *arg)
 		if (n <= 0)
 			break;
 		pthread_mutex_lock(&log_lock);
-		fwrite(buf + have, 1, (size_t)n, logf);
-		fflush(logf);
+		fwrite(buf + have, 1, (size_t)n, reclog);
+		fflush(reclog);
 		pthread_mutex_unlock(&log_lock);
 		have += (size_t)n;
 		/* one answer per complete head; request bodies are not expected here */
@@ -111,8 +111,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: it_recorder --port N --log FILE [--size BYTES]\n");
 		return 2;
 	}
-	logf = fopen(path, "w");
-	if (!logf) {
+	reclog = fopen(path, "w");
+	if (!reclog) {
 		perror(path);
 		return 1;
 	}
