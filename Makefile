@@ -83,6 +83,14 @@ $(BUILD)/obj/%.o: userspace/%.c $(HDRS) $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# The dashboard page, compiled into the binary as a byte array (userspace/api.c includes it).
+$(BUILD)/dashboard_html.h: userspace/dashboard.html
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo 'static const char dashboard_html[] = {'; od -An -v -tx1 $< | \
+		sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '0x00 };'; } > $@
+$(BUILD)/obj/api.o: $(BUILD)/dashboard_html.h
+
 $(BUILD)/libspliced.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -12,6 +12,8 @@
 struct event_base;
 struct config;
 
+/* True for the entry point api_start() serves (the workers must not listen there). */
+bool api_owns_entrypoint(const struct config *cfg, int ep);
 /* Listen on the API entry point. 0 or negative errno with err set. */
 int api_start(struct event_base *base, const struct config *cfg, char *err, size_t errlen);
 /* /ping answers 503 from now on (lifecycle.requestAcceptGraceTimeout). */

@@ -48,7 +48,7 @@ struct slot {
 	uint16_t code;
 	uint8_t method, proto;
 	char *backend, *server;		/* backend table: owned copies */
-	_Atomic uint64_t count, dur_ns, bytes_out, bytes_in;
+	_Atomic uint64_t count, dur_ns, bytes_out, bytes_in, retried;
 	_Atomic uint64_t bucket[STATS_NBUCKETS];	/* per bucket, not cumulative */
 	_Atomic int64_t inflight;
 };
@@ -233,6 +233,8 @@ static void observe(struct slot *s, const struct request_record *r)
 	BUMP(s->dur_ns, r->duration_ns);
 	BUMP(s->bytes_out, r->resp_bytes);
 	BUMP(s->bytes_in, r->req_bytes);
+	if (r->retried)
+		BUMP(s->retried, 1);
 	for (int i = 0; i < STATS_NBUCKETS; i++) {
 		if (r->duration_ns <= bucket_ns[i]) {
 			BUMP(s->bucket[i], 1);
@@ -448,6 +450,7 @@ add:
 	v->dur_ns += LOAD(s->dur_ns);
 	v->bytes_out += LOAD(s->bytes_out);
 	v->bytes_in += LOAD(s->bytes_in);
+	v->retried += LOAD(s->retried);
 	v->inflight += LOAD(s->inflight);
 	for (int b = 0; b < STATS_NBUCKETS; b++)
 		v->bucket[b] += LOAD(s->bucket[b]);

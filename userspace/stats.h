@@ -117,6 +117,7 @@ struct stats_series {
 	uint64_t count;
 	uint64_t dur_ns;		/* sum of durations */
 	uint64_t bytes_out, bytes_in;
+	uint64_t retried;		/* requests resent to another server/connection */
 	uint64_t bucket[STATS_NBUCKETS];	/* observations <= stats_bucket_le[i], cumulative */
 	int64_t inflight;
 };
