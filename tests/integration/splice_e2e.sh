@@ -40,13 +40,18 @@ cat >"$CONF" <<JSON
 JSON
 P=$(free_port)
 if [ $MODE = on ]; then
-	start_spliced spliced "$P" --file.filename="$CONF" --fastpath=on --fastpath.pin="$PIN"
-	if ! kill -0 "$SPLICED_PID" 2>/dev/null; then
-		MODE=off NOTE="spliced --fastpath=on did not start: $(grep -m1 fastpath "$T/spliced.log")"
+	spawn spliced "$SPLICED" "--entryPoints=Name:http Address:127.0.0.1:$P" --loglevel=DEBUG \
+		--file.filename="$CONF" --fastpath=on --fastpath.pin="$PIN"
+	SPLICED_PID=${_pids[-1]}
+	# loading BPF and the canary can take a while on a busy machine
+	if ! wait_port 127.0.0.1 "$P" 30; then
+		kill "$SPLICED_PID" 2>/dev/null
+		wait "$SPLICED_PID" 2>/dev/null
+		MODE=off NOTE="spliced --fastpath=on did not start: $(grep -m1 -i 'fastpath\|error' "$T/spliced.log")"
 	fi
 fi
 if [ $MODE = off ]; then
-	echo "NOTE: ${NOTE}; the same checks run with --fastpath=off"
+	echo "NOTE: ${NOTE}; the same transfers run with --fastpath=off (single-use checks skipped)"
 	start_spliced spliced "$P" --file.filename="$CONF" --fastpath=off
 fi
 URL=http://127.0.0.1:$P
@@ -76,8 +81,8 @@ if [ $MODE = on ]; then
 fi
 wait $dl
 check_eq "1 GiB download byte-exact" "$(cat "$T/dl.sum")" "$want"
-check "bulk response head carries Connection: close" grep -qi '^Connection: close' "$T/dl.h"
 if [ $MODE = on ]; then
+	check "bulk response head carries Connection: close" grep -qi '^Connection: close' "$T/dl.h"
 	check_ge "bytes went through the kernel" "$(( $(redirected) - r0 ))" 1
 fi
 
@@ -102,23 +107,26 @@ hl=$(sed -n $'1,/^\r$/p' "$T/ws.out" | wc -c)
 got=$(tail -c +$((hl + 1)) "$T/ws.out" | sha256sum | cut -d' ' -f1)
 check_eq "tunnel: 10 MB echoed byte-exact" "$got" "$("$WHOAMI" --gen 10m 3 | sha256sum | cut -d' ' -f1)"
 
-# --- single use: a request after a spliced body never reaches the first backend
-printf 'GET /first HTTP/1.1\r\nHost: rec.local\r\n\r\nGET /second HTTP/1.1\r\nHost: b.local\r\nX-Mark: must-not-reach-recorder\r\n\r\n' |
-	"$BUILD/tests/it_rawtcp" -t 20 -d 0 127.0.0.1 "$P" >"$T/two.out"
-sleep 0.3
-check "first request reached the recorder" grep -q 'GET /first' "$T/recorded"
-check "second request never reached the recorder" bash -c "! grep -q 'must-not-reach' '$T/recorded'"
-check_le "at most one response came back on that connection" "$(grep -c $'^HTTP/1.1 ' "$T/two.out")" 1
-body=$(( $(wc -c <"$T/two.out") - $(sed -n $'1,/^\r$/p' "$T/two.out" | wc -c) ))
-check_eq "the first response's body arrived whole" "$body" $((3 * 1024 * 1024))
-# the same with the second request sent while the body is in flight
-{
-	printf 'GET /third HTTP/1.1\r\nHost: rec.local\r\n\r\n'
-	sleep 0.2
-	printf 'GET /fourth HTTP/1.1\r\nHost: rec.local\r\nX-Mark: late-request\r\n\r\n'
-} | "$BUILD/tests/it_rawtcp" -t 20 127.0.0.1 "$P" >"$T/late.out"
-sleep 0.3
-check "a request sent during a spliced body does not reach the recorder" bash -c "! grep -q 'late-request' '$T/recorded'"
+# --- single use (the splice policy): a request after a spliced body never reaches the
+# backend that served the body
+if [ $MODE = on ]; then
+	printf 'GET /first HTTP/1.1\r\nHost: rec.local\r\n\r\nGET /second HTTP/1.1\r\nHost: b.local\r\nX-Mark: must-not-reach-recorder\r\n\r\n' |
+		"$BUILD/tests/it_rawtcp" -t 20 -d 0 127.0.0.1 "$P" >"$T/two.out"
+	sleep 0.3
+	check "first request reached the recorder" grep -q 'GET /first' "$T/recorded"
+	check "second request never reached the recorder" bash -c "! grep -q 'must-not-reach' '$T/recorded'"
+	check_le "at most one response came back on that connection" "$(grep -c $'^HTTP/1.1 ' "$T/two.out")" 1
+	body=$(( $(wc -c <"$T/two.out") - $(sed -n $'1,/^\r$/p' "$T/two.out" | wc -c) ))
+	check_eq "the first response's body arrived whole" "$body" $((3 * 1024 * 1024))
+	# the same with the second request sent while the body is in flight
+	{
+		printf 'GET /third HTTP/1.1\r\nHost: rec.local\r\n\r\n'
+		sleep 0.2
+		printf 'GET /fourth HTTP/1.1\r\nHost: rec.local\r\nX-Mark: late-request\r\n\r\n'
+	} | "$BUILD/tests/it_rawtcp" -t 20 127.0.0.1 "$P" >"$T/late.out"
+	sleep 0.3
+	check "a request sent during a spliced body does not reach the recorder" bash -c "! grep -q 'late-request' '$T/recorded'"
+fi
 
 if [ $MODE = on ]; then
 	sleep 0.5
