@@ -10,6 +10,14 @@
 #   swarm_netns NETWORK         path of the network's namespace on this node (holds the
 #                               overlay bridge: task IPs are reachable from it)
 #   dockerd_restart             stop and start the dockerd this suite started (1 if it did not)
+#   swarm_images                tools/image.sh with this suite's tags: sets $SW_SPLICED_IMAGE and
+#                               $SW_WHOAMI_IMAGE (the `make image` images; removed at exit)
+#   swarm_stack NAME FILE       docker stack deploy (variables from the environment; removed at
+#                               exit); swarm_stack_rm NAME removes it and waits for its containers
+#   swarm_bpffs                 a bpffs instance of the suite's own at $SW_BPFFS (unmounted at exit)
+#   sw_api PATH                 GET on the Docker API (/v1.41 prefixed)
+#   sw_running_tasks SERVICE    its tasks with DesiredState and State running, as a JSON array
+#   sw_wait_running SERVICE N T until N such tasks (T seconds)
 #
 # Everything is undone at exit, and only what this script made: services, networks, image,
 # the swarm if it initialised it, dockerd if it started it (then also docker0/docker_gwbridge,
@@ -25,6 +33,9 @@ SW_SERVICES=()
 SW_NETWORKS=()
 SW_IMAGE=
 SW_TAG=sp$$$RANDOM
+SW_STACKS=()
+SW_IMAGES=()
+SW_BPFFS=
 
 docker_ping() { curl -s -m 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping 2>/dev/null | grep -qx OK; }
 
@@ -110,6 +121,67 @@ swarm_netns() {
 	echo "/var/run/docker/netns/1-${id:0:10}"
 }
 
+swarm_images() {
+	SW_SPLICED_IMAGE=spliced:$SW_TAG
+	SW_WHOAMI_IMAGE=spliced-whoami:$SW_TAG
+	SW_IMAGES+=("$SW_SPLICED_IMAGE" "$SW_WHOAMI_IMAGE")
+	BUILD=$BUILD DOCKER=$DOCKER "$ROOT/tools/image.sh" --spliced "$SW_SPLICED_IMAGE" \
+		--whoami "$SW_WHOAMI_IMAGE"
+}
+
+swarm_stack() {
+	local name=$1 file=$2
+	[[ " ${SW_STACKS[*]} " == *" $name "* ]] || SW_STACKS+=("$name")
+	if ! "$DOCKER" stack deploy --resolve-image never -c "$file" "$name" >"$T/stack-$name.log" 2>&1; then
+		sed 's/^/    | /' "$T/stack-$name.log"
+		return 1
+	fi
+}
+
+# Containers (running or not) of the given stacks.
+_stack_containers() {
+	local s
+	for s in "$@"; do
+		"$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$s" 2>/dev/null
+	done
+}
+
+# swarm_stack_rm NAME...: docker stack rm, then until their containers are gone (15 s, then
+# forced). Returns 1 if some are left.
+swarm_stack_rm() {
+	local i
+	[ $# -gt 0 ] || return 0
+	"$DOCKER" stack rm "$@" >/dev/null 2>&1
+	for ((i = 0; i < 200; i++)); do
+		[ -z "$(_stack_containers "$@")" ] && return 0
+		[ "$i" = 150 ] && _stack_containers "$@" | xargs -r "$DOCKER" rm -f >/dev/null 2>&1
+		sleep 0.1
+	done
+	return 1
+}
+
+swarm_bpffs() {
+	SW_BPFFS=$T/bpffs
+	mkdir -p "$SW_BPFFS" && mount -t bpf bpf "$SW_BPFFS" || { SW_BPFFS=; return 1; }
+}
+
+sw_api() { curl -s -m 5 --unix-socket "$DOCKER_SOCK" "http://localhost/v1.41$1"; }
+
+sw_running_tasks() {
+	local f
+	f=$(jq -rn --arg s "$1" '{"service":[$s],"desired-state":["running"]} | tojson | @uri')
+	sw_api "/tasks?filters=$f" | jq '[.[] | select(.Status.State == "running")]'
+}
+
+sw_wait_running() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(sw_running_tasks "$1" | jq length)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 dockerd_restart() {
 	[ "$SW_STARTED_DOCKERD" = 1 ] || return 1
 	kill "$SW_DOCKERD_PID" 2>/dev/null
@@ -120,6 +192,7 @@ dockerd_restart() {
 
 swarm_end() {
 	local s n i
+	swarm_stack_rm "${SW_STACKS[@]}"
 	for s in "${SW_SERVICES[@]}"; do "$DOCKER" service rm "$s" >/dev/null 2>&1; done
 	# Task containers go away a few seconds after their service.
 	for ((i = 0; i < 150; i++)); do
@@ -137,6 +210,8 @@ swarm_end() {
 		for ((i = 0; i < 50; i++)); do "$DOCKER" network rm "$n" >/dev/null 2>&1 && break; sleep 0.2; done
 	done
 	[ -n "$SW_IMAGE" ] && "$DOCKER" image rm "$SW_IMAGE" >/dev/null 2>&1
+	for s in "${SW_IMAGES[@]}"; do "$DOCKER" image rm "$s" >/dev/null 2>&1; done
+	[ -n "$SW_BPFFS" ] && umount "$SW_BPFFS" 2>/dev/null
 	[ "$SW_INIT_SWARM" = 1 ] && "$DOCKER" swarm leave --force >/dev/null 2>&1
 	if [ "$SW_STARTED_DOCKERD" = 1 ] && [ -n "$SW_DOCKERD_PID" ]; then
 		kill "$SW_DOCKERD_PID" 2>/dev/null
