@@ -55,7 +55,7 @@ static _Atomic uint64_t last_err_ms;
 
 struct line {
 	char *p;
-	size_t n, cap;		/* cap excludes room for the final newline */
+	size_t n, cap;		/* cap excludes room for the final newline and NUL */
 };
 
 static void put(struct line *l, const char *s, size_t n)
@@ -231,12 +231,12 @@ static const char *frontend_short(const char *f)
 size_t accesslog_format_common(char *buf, size_t cap, const struct request_record *r,
 			       uint64_t count)
 {
-	struct line l = { buf, 0, cap ? cap - 1 : 0 };
+	struct line l = { buf, 0, cap > 2 ? cap - 2 : 0 };
 	const struct tcache *c = tc_get((time_t)(r->start_ns / 1000000000ULL));
 	char host[INET6_ADDRSTRLEN], port[8];
 	bool served = r->server_url != NULL;
 
-	if (!cap)
+	if (cap < 3)
 		return 0;
 	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
 	puts_(&l, host);
@@ -282,6 +282,7 @@ size_t accesslog_format_common(char *buf, size_t cap, const struct request_recor
 	u64(&l, r->duration_ns / 1000000);
 	puts_(&l, "ms");
 	l.p[l.n++] = '\n';
+	l.p[l.n] = '\0';
 	return l.n;
 }
 
@@ -322,14 +323,14 @@ static void json_url(struct line *l, const char *url)
 size_t accesslog_format_json(char *buf, size_t cap, const struct request_record *r,
 			     uint64_t count, int64_t now_ns)
 {
-	struct line l = { buf, 0, cap ? cap - 1 : 0 };
+	struct line l = { buf, 0, cap > 2 ? cap - 2 : 0 };
 	char host[INET6_ADDRSTRLEN], port[8], addr[INET6_ADDRSTRLEN + 10], t[64];
 	char rhost[STATS_STR_MAX], rport[STATS_STR_MAX], sline[64];
 	bool served = r->server_url != NULL, first = true;
 	int status = r->status ? r->status : 499;
 	const char *slash;
 
-	if (!cap)
+	if (cap < 3)
 		return 0;
 	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
 	snprintf(addr, sizeof(addr), r->client.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
@@ -410,6 +411,7 @@ size_t accesslog_format_json(char *buf, size_t cap, const struct request_record 
 	else
 		l.p[l.cap - 1] = '}';	/* cut short: still one line, still closed */
 	l.p[l.n++] = '\n';
+	l.p[l.n] = '\0';
 	return l.n;
 }
 

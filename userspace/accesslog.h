@@ -37,8 +37,9 @@ void accesslog_close(void);
 
 /*
  * The two line formats, for a record and its request number (Traefik's RequestCount).
- * Each writes at most cap bytes (cap >= ACCESSLOG_LINE_MAX never cuts), newline included,
- * and returns the length. now_ns: CLOCK_REALTIME of the log call (the json "time").
+ * Each writes at most cap bytes (cap >= ACCESSLOG_LINE_MAX never cuts): one line, newline
+ * included, then a NUL; returns the length without the NUL. now_ns: CLOCK_REALTIME of the
+ * log call (the json "time").
  */
 size_t accesslog_format_common(char *buf, size_t cap, const struct request_record *r,
 			       uint64_t count);
