@@ -81,9 +81,29 @@ static void text(struct line *l, const char *s)
 static void u64(struct line *l, uint64_t v)
 {
 	char b[24];
-	int n = snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+	int i = sizeof(b);
 
-	put(l, b, (size_t)n);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(l, b + i, sizeof(b) - (size_t)i);
+}
+
+/* Decimal text of v into out (NUL-terminated); returns its length. */
+static size_t utoa(char *out, unsigned v)
+{
+	char b[12];
+	size_t i = sizeof(b), n;
+
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	n = sizeof(b) - i;
+	memcpy(out, b + i, n);
+	out[n] = '\0';
+	return n;
 }
 
 static void jstr(struct line *l, const char *s)
@@ -183,11 +203,18 @@ static void rfc3339nano(char *out, size_t cap, int64_t ns, bool utc)
 static void client_host_port(const struct sockaddr_storage *ss, char *host, size_t hcap,
 			     char *port, size_t pcap)
 {
-	if (ss->ss_family == AF_INET) {
+	if (ss->ss_family == AF_INET && hcap >= 16 && pcap >= 6) {
 		const struct sockaddr_in *s4 = (const void *)ss;
+		const unsigned char *a = (const unsigned char *)&s4->sin_addr;
+		size_t n = 0;
 
-		inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)hcap);
-		snprintf(port, pcap, "%u", ntohs(s4->sin_port));
+		/* inet_ntop and printf cost more than the rest of a common line */
+		for (int i = 0; i < 4; i++) {
+			n += utoa(host + n, a[i]);
+			host[n++] = '.';
+		}
+		host[n - 1] = '\0';
+		utoa(port, ntohs(s4->sin_port));
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)ss;
 

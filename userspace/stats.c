@@ -58,8 +58,23 @@ struct err_entry {
 	struct stats_error e;
 };
 
+/*
+ * Backend lookups hash two strings; requests of one worker mostly repeat a few keys, so a
+ * small direct-mapped cache remembers (name pointers, code, method, protocol) -> slot.
+ * A hit is confirmed with strcmp (pointers may be reused by a later snapshot), which is
+ * cheaper than hashing the names again.
+ */
+#define BE_CACHE 64
+
+struct be_cache {
+	const char *backend, *server;
+	uint32_t key;			/* code | method << 16 | proto << 24 */
+	struct slot *slot;
+};
+
 struct wstats {
 	struct slot *ep, *be;
+	struct be_cache *cache;		/* BE_CACHE entries, writer only */
 	unsigned nep, nbe;		/* used slots (writer only) */
 	_Atomic uint64_t dropped;
 	_Atomic int64_t conns[CONFIG_MAX_ENTRYPOINTS];
@@ -227,6 +242,24 @@ full:
 	return NULL;
 }
 
+/* slot_get() for the backend table through the worker's cache. */
+static struct slot *be_slot(struct wstats *w, unsigned code, unsigned method, unsigned proto,
+			    const char *backend, const char *server)
+{
+	uint32_t key = code | method << 16 | proto << 24;
+	uintptr_t h = ((uintptr_t)backend >> 4) ^ ((uintptr_t)server >> 3) ^ key * 0x9e3779b1u;
+	struct be_cache *c = &w->cache[(h ^ h >> 7) & (BE_CACHE - 1)];
+
+	if (c->slot && c->backend == backend && c->server == server && c->key == key &&
+	    strcmp(c->slot->backend, backend) == 0 && strcmp(c->slot->server, server) == 0)
+		return c->slot;
+	c->slot = slot_get(w, true, 0, code, method, proto, backend, server);
+	c->backend = backend;
+	c->server = server;
+	c->key = key;
+	return c->slot;
+}
+
 static void observe(struct slot *s, const struct request_record *r)
 {
 	BUMP(s->count, 1);
@@ -270,7 +303,7 @@ void stats_request_begin(int worker, struct request_record *r)
 		BUMP(s->inflight, 1);
 	r->begun = 1;
 	if (r->backend) {
-		s = slot_get(w, true, 0, 0, m, p, r->backend, "");
+		s = be_slot(w, 0, m, p, r->backend, "");
 		if (s)
 			BUMP(s->inflight, 1);
 		r->begun = 2;
@@ -319,12 +352,11 @@ void stats_request_done(int worker, const struct request_record *r)
 			BUMP(s->inflight, -1);
 	}
 	if (r->backend) {
-		s = slot_get(w, true, 0, code, m, p, r->backend,
-			     r->server_url ? r->server_url : "");
+		s = be_slot(w, code, m, p, r->backend, r->server_url ? r->server_url : "");
 		if (s)
 			observe(s, r);
 		if (r->begun == 2) {
-			s = slot_get(w, true, 0, 0, m, p, r->backend, "");
+			s = be_slot(w, 0, m, p, r->backend, "");
 			if (s)
 				BUMP(s->inflight, -1);
 		}
@@ -633,8 +665,9 @@ int stats_init(const struct config *cfg, struct event_base *base, char *err, siz
 		/* calloc: pages of unused slots are never touched, so they cost no memory */
 		ws[i].ep = calloc(EP_SLOTS, sizeof(struct slot));
 		ws[i].be = calloc(BE_SLOTS, sizeof(struct slot));
+		ws[i].cache = calloc(BE_CACHE, sizeof(struct be_cache));
 		ws[i].errs = nerr_cap ? calloc((size_t)nerr_cap, sizeof(struct err_entry)) : NULL;
-		if (!ws[i].ep || !ws[i].be || (nerr_cap && !ws[i].errs))
+		if (!ws[i].ep || !ws[i].be || !ws[i].cache || (nerr_cap && !ws[i].errs))
 			goto oom;
 	}
 	start_real = clock_ns(CLOCK_REALTIME);
@@ -671,6 +704,7 @@ void stats_fini(void)
 		}
 		free(ws[i].ep);
 		free(ws[i].be);
+		free(ws[i].cache);
 		free(ws[i].errs);
 	}
 	free(ws);
