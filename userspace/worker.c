@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,9 +151,12 @@ static void maybe_exit(struct worker *w)
 static void on_cmd(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	uint64_t n;
 	int cmd = atomic_exchange(&w->cmd, WORKER_CMD_NONE);
 
-	(void)fd;
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: already consumed; the command is in w->cmd either way */
+	}
 	(void)what;
 	w->now_ms = worker_now_ms();
 	if (cmd == WORKER_CMD_DRAIN && !w->draining) {
@@ -205,13 +209,27 @@ int workers_create(const struct config *cfg, struct worker **out, char *err, siz
 
 		w->id = i;
 		w->cfg = cfg;
+		w->cmd_fd = -1;
 		atomic_init(&w->cmd, WORKER_CMD_NONE);
 		model_cache_init(&w->mc);
 		if (gethostname(w->hostname, sizeof(w->hostname)) < 0)
 			strcpy(w->hostname, "spliced");
 		w->hostname[sizeof(w->hostname) - 1] = '\0';
-		w->base = event_base_new();
-		if (!w->base) {
+		{
+			/*
+			 * Nothing but this thread touches the base (commands arrive through an
+			 * eventfd), so it needs no lock on every event_add and dispatch.
+			 */
+			struct event_config *ec = event_config_new();
+
+			if (ec)
+				event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+			w->base = ec ? event_base_new_with_config(ec) : NULL;
+			if (ec)
+				event_config_free(ec);
+		}
+		w->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (!w->base || w->cmd_fd < 0) {
 			snprintf(err, errlen, "event_base_new failed");
 			goto fail;
 		}
@@ -248,12 +266,13 @@ int workers_create(const struct config *cfg, struct worker **out, char *err, siz
 			}
 			w->nlisteners++;
 		}
-		w->cmd_ev = event_new(w->base, -1, 0, on_cmd, w);
+		w->cmd_ev = event_new(w->base, w->cmd_fd, EV_READ | EV_PERSIST, on_cmd, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 		{
 			struct timeval tv = { 0, TICK_MS * 1000 };
 
-			if (!w->cmd_ev || !w->tick_ev || event_add(w->tick_ev, &tv)) {
+			if (!w->cmd_ev || !w->tick_ev || event_add(w->tick_ev, &tv) ||
+			    event_add(w->cmd_ev, NULL)) {
 				snprintf(err, errlen, "event setup failed");
 				goto fail;
 			}
@@ -300,7 +319,10 @@ void workers_command(struct worker *ws, int n, enum worker_cmd cmd)
 {
 	for (int i = 0; i < n; i++) {
 		atomic_store(&ws[i].cmd, cmd);
-		event_active(ws[i].cmd_ev, EV_READ, 0);
+		uint64_t one = 1;
+
+		if (write(ws[i].cmd_fd, &one, sizeof(one)) < 0)
+			log_error("worker %d: cannot send a command: %s", i, strerror(errno));
 	}
 }
 
@@ -338,6 +360,8 @@ void workers_destroy(struct worker *ws, int n)
 			close_listeners(w);
 			if (w->cmd_ev)
 				event_free(w->cmd_ev);
+			if (w->cmd_fd >= 0)
+				close(w->cmd_fd);
 			if (w->tick_ev)
 				event_free(w->tick_ev);
 			event_base_free(w->base);

@@ -54,6 +54,7 @@ struct worker {
 	unsigned long nclients;
 	struct client *free_clients;	/* recycled client structs */
 	unsigned long nfree;
+	int cmd_fd;			/* eventfd: the main thread's doorbell */
 	struct event *cmd_ev;
 	struct event *tick_ev;
 	_Atomic int cmd;
