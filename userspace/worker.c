@@ -6,7 +6,7 @@
  * socket per entry point per worker), so a port already in use fails start-up with a
  * clear message instead of a silent half-started daemon. The kernel spreads new
  * connections over the workers' sockets; each connection then stays on one thread.
- * The main thread talks to workers only through an atomic command plus event_active().
+ * The main thread talks to workers only through an atomic command and an eventfd doorbell.
  */
 #include <errno.h>
 #include <fcntl.h>
