@@ -130,16 +130,15 @@ _Static_assert(offsetof(struct fastpath_stats, fallback_dup) ==
 
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[512];
-	size_t n;
+	static char buf[65536];		/* a verifier log comes as one message */
+	char *line, *save = NULL;
 
 	if (!log_enabled(LOG_LVL_DEBUG))
 		return 0;
+	/* Only fastpath_init() (one thread, at start-up) makes libbpf print. */
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	log_debug("%s", buf);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_debug("%s", line);
 	return 0;
 }
 
