@@ -47,7 +47,7 @@
 #define DRAIN_MAX_US	64000
 #define POLL_MIN_US	200		/* credit refresh bounds while the kernel carries bytes */
 #define POLL_MAX_US	100000
-#define POLL_PAUSE_US	200		/* busy unlimited direction, budget in the kernel */
+#define POLL_PAUSE_US	2000		/* busy unlimited direction, budget in the kernel */
 #define LIST_EVERY_NS	100000000ULL	/* relayed flows: sp_flows counters refresh */
 #define EP_BATCH	64
 #define STALL_NS	(30 * 1000000000ULL)	/* a drain without progress this long is a bug */
