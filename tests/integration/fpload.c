@@ -874,9 +874,13 @@ static void sc_put(uint64_t n)
 	memcpy(b, cmd, hl);
 	memcpy(b + hl, pat_at(0), first);
 	/* Head and the start of the body in one write, like most clients. */
-	if ((send_all(fd, b, hl + first) || send_pat(fd, first, n - first)) &&
-	    !tolerated(false, errno))
-		FAILF("put: send: %s", strerror(errno));
+	if (send_all(fd, b, hl + first) || send_pat(fd, first, n - first)) {
+		if (!tolerated(false, errno))
+			FAILF("put: send: %s", strerror(errno));
+		free(b);
+		close(fd);
+		return;
+	}
 	free(b);
 	while (len < sizeof(reply) - 1 && (r = recv(fd, reply + len, sizeof(reply) - 1 - len, 0)) > 0)
 		len += (size_t)r;
