@@ -15,6 +15,12 @@
  * completes drains. Spliced sockets are watched for RDHUP only, in a per-thread epoll set
  * registered in the thread's event_base (EPOLLIN would wake on every redirected skb).
  *
+ * After a pause the relay reads what the kernel passed to the source socket. Two kernel
+ * behaviours measured on 6.18 shape it: such a socket reads as EOF while passed skbs still
+ * wait in the kernel's worker queue (so EOF counts only once every passed byte was read),
+ * and now and then one skb is verdicted twice (the counters then exceed what TCP received;
+ * both sides are reset rather than a corrupt stream forwarded).
+ *
  * The relay reads into a per-thread 256 KiB scratch buffer and writes straight on; only what
  * the peer does not take is copied aside, and reading stops until it is flushed.
  */
