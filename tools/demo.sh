@@ -23,7 +23,11 @@ SOCK=/var/run/docker.sock
 HOST=whoami.docker.localhost
 NET=traefik-net
 
-say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 info() { printf 'demo: %s\n' "$*"; }
 die()  { printf 'demo: %s\n' "$*" >&2; exit 1; }
 show() { printf '$ %s\n' "$*"; }	# print a command the way a user would type it
@@ -99,6 +103,14 @@ clean() {
 		fi
 	elif grep -q '^stack \|^image \|^network\|^swarm' "$STATE/created"; then
 		echo "demo-clean: dockerd does not answer: stacks, images and the swarm are left as they are"
+	fi
+	if created bpffs-private; then
+		echo "demo-clean: umount $STATE/bpffs"
+		umount "$STATE/bpffs"
+	fi
+	if created bpffs && [ -z "$(ls -A /sys/fs/bpf 2>/dev/null)" ]; then
+		echo "demo-clean: umount /sys/fs/bpf"
+		umount /sys/fs/bpf
 	fi
 	pid=$(sed -n 's/^dockerd //p' "$STATE/created")
 	if [ -n "$pid" ]; then
@@ -176,6 +188,25 @@ else
 	record network
 fi
 
+# The task pins its maps on the host's bpffs (deploy/spliced.yml binds /sys/fs/bpf), in
+# /sys/fs/bpf/spliced. If another spliced on this machine holds that directory (its lock),
+# the task would run without the fast path: give the demo a bpffs of its own instead.
+PIN=/sys/fs/bpf/spliced
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	show "mount -t bpf bpf /sys/fs/bpf"
+	mount -t bpf bpf /sys/fs/bpf && record bpffs || info "cannot mount a bpffs: the fast path will be off"
+fi
+if [ -d "$PIN" ] && ! flock -n "$PIN" true; then
+	info "another spliced on this machine uses $PIN: the demo's task gets its own bpffs"
+	mkdir -p "$STATE/bpffs"
+	if ! mountpoint -q "$STATE/bpffs"; then
+		show "mount -t bpf bpf $STATE/bpffs"
+		mount -t bpf bpf "$STATE/bpffs" && record bpffs-private
+	fi
+	export SPLICED_BPFFS=$STATE/bpffs
+	PIN=$STATE/bpffs/spliced
+fi
+
 # A previous run's stacks: remove them (ours only) so the scenario starts from the seed.
 mapfile -t old < <(sed -n 's/^stack //p' "$STATE/created" 2>/dev/null | sort -u)
 if [ ${#old[@]} -gt 0 ]; then
@@ -210,7 +241,6 @@ wait_running whoami_whoami 4 60 || die "the whoami tasks do not run: docker serv
 wait_servers backend-whoami-whoami 4 30 || die "spliced does not route the 4 tasks: docker service logs spliced_spliced"
 info "all tasks running and routed $(( $(date +%s%3N) - t )) ms after the deploy"
 "$DOCKER" service ls
-"$DOCKER" service logs --raw spliced_spliced 2>&1 | grep -m1 'fastpath' | sed 's/^/  spliced: /'
 
 say "5. The seed's results"
 show "curl -sI http://127.0.0.1:8080/"
@@ -224,23 +254,29 @@ show "curl -s -w ' -> %{http_code}\\n' -H 'Host: unknown.docker.localhost' http:
 curl -s -w ' -> %{http_code}\n' -H 'Host: unknown.docker.localhost' http://127.0.0.1/ | tr -d '\n' | sed 's/^/  /'
 echo
 
-say "6. Flows spliced in the kernel (pinned maps of the task, on the host's bpffs)"
-if [ -e /sys/fs/bpf/spliced/sp_flows ]; then
+say "6. Flows spliced in the kernel (the task's pinned maps, read on the host)"
+fplog=$("$DOCKER" service logs --raw spliced_spliced 2>&1 | grep -m1 'fastpath: ')
+echo "  spliced: $fplog"
+if [[ $fplog == *"fastpath: on"* ]] && [ -e "$PIN/sp_flows" ]; then
 	info "4 WebSocket-style Upgrade tunnels to whoami (it echoes), 1 KiB each way every 100 ms, 6 s"
 	"$LOADGEN" --tunnel 4 --interval 100 --duration 6 --path /ws --host "$HOST" 127.0.0.1:80 \
 		>"$STATE/tunnels.out" 2>&1 &
 	lg=$!
 	sleep 3
-	show "spliced flows --stats"
-	"$B/spliced" flows --stats | sed 's/^/  /'
+	if [ "$PIN" = /sys/fs/bpf/spliced ]; then
+		show "spliced flows --stats"
+	else
+		show "spliced flows --stats --fastpath.pin $PIN"
+	fi
+	"$B/spliced" flows --stats --fastpath.pin "$PIN" | sed 's/^/  /'
 	wait $lg
 	sed -n 's/^loadgen: /  tunnels: /p' "$STATE/tunnels.out"
 else
-	info "no pinned maps in /sys/fs/bpf/spliced: the fast path is off in the task:"
-	"$DOCKER" service logs --raw spliced_spliced 2>&1 | grep fastpath | sed 's/^/  /'
+	info "the fast path is off in the task (reason above): flows are relayed in userspace"
 fi
 
 say "7. Blue-green under load: whoami2 next to whoami, then docker stack rm whoami"
+blue=$("$DOCKER" ps --filter name=whoami_whoami --format '{{.ID}}' | sort)
 info "load: 4 keep-alive connections + 2 new-connection workers, 10 ms between requests each"
 "$LOADGEN" --keepalive 4 --fresh 2 --interval 10 --timeout 10000 --trace "$STATE/bluegreen.trace" \
 	--host "$HOST" 127.0.0.1:80 >"$STATE/bluegreen.out" 2>&1 &
@@ -261,14 +297,19 @@ info "whoami's containers gone after $(( $(date +%s%3N) - t )) ms"
 sleep 2
 kill -INT $lg
 wait $lg
-nhosts=$(awk '{print $4}' "$STATE/bluegreen.trace" | sort -u | wc -l)
 green=$("$DOCKER" ps --filter name=whoami2_whoami --format '{{.ID}}' | sort)
+# Answers per stack, from the per-response trace (<ms> <worker> <status> <Hostname>).
+count() { awk 'NR == FNR { want[$1] = 1; next } ($4 in want) { n++ } END { print n + 0 }' <(echo "$1") "$2"; }
 after=$(tail -n 400 "$STATE/bluegreen.trace" | awk '{print $4}' | sort -u)
 sed -n 's/^loadgen: /  /p' "$STATE/bluegreen.out"
 grep '^fail ' "$STATE/bluegreen.out" | head -5 | sed 's/^/  /'
 failed=$(sed -n 's/^loadgen: .* failed=\([0-9]*\) .*/\1/p' "$STATE/bluegreen.out")
-info "$nhosts hostnames answered during the switch; the last 400 answers came from: $(echo $after)"
-[ "$after" = "$green" ] && info "= whoami2's 4 tasks"
+info "answers from whoami (blue): $(count "$blue" "$STATE/bluegreen.trace"), from whoami2 (green): $(count "$green" "$STATE/bluegreen.trace")"
+if [ "$after" = "$green" ]; then
+	info "the last 400 answers all came from whoami2's 4 tasks"
+else
+	info "the last 400 answers came from: $(echo $after)"
+fi
 info "failed requests during the blue-green deploy: ${failed:-?}"
 
 say "Done in $(( $(date +%s) - T0 )) s"
@@ -276,7 +317,7 @@ cat <<EOF
 Left running: stacks spliced and whoami2. Try:
   curl -H 'Host: $HOST' http://127.0.0.1/
   curl http://127.0.0.1:8080/api/providers/docker
-  build/spliced flows
+  build/spliced flows$([ "$PIN" = /sys/fs/bpf/spliced ] || echo " --fastpath.pin $PIN")
 make demo-clean removes everything the demo created (and only that).
 EOF
 [ "${failed:-1}" = 0 ]

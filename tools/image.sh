@@ -53,22 +53,21 @@ ldd_libs() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {pri
 tmp=$(mktemp -d /tmp/spliced-image.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# make_image BINARY NAME-IN-IMAGE IMAGE KIND ENTRYPOINT-JSON
+# make_image BINARY NAME-IN-IMAGE IMAGE KIND ENTRYPOINT-JSON CMD-JSON
 make_image() {
-	local bin=$1 name=$2 img=$3 kind=$4 entry=$5 root=$tmp/$4 f
+	local bin=$1 name=$2 img=$3 kind=$4 entry=$5 cmd=$6 root=$tmp/$4 f
 	if [ ! -x "$bin" ]; then
 		echo "image: $bin is missing: run make first" >&2
 		return 1
 	fi
-	mkdir -p "$root/tmp"
-	chmod 1777 "$root/tmp"
+	mkdir -p "$root"
 	cp -L "$bin" "$root/$name"
 	for f in $(ldd_libs "$bin"); do
 		mkdir -p "$root$(dirname "$f")"
 		cp -L "$f" "$root$f"
 	done
 	tar -C "$root" --owner=0 --group=0 -c . |
-		"$DOCKER" import --change "ENTRYPOINT $entry" \
+		"$DOCKER" import --change "ENTRYPOINT $entry" --change "CMD $cmd" \
 			--change "LABEL spliced.image=$kind" \
 			--message "tools/image.sh: $name and its libraries" - "$img" >/dev/null
 	printf 'image: %-28s %s, %s MB, %d files\n' "$img" \
@@ -77,5 +76,7 @@ make_image() {
 		"$(find "$root" -type f | wc -l)"
 }
 
-make_image "$B/spliced" spliced "$SPLICED_IMAGE" spliced '["/spliced"]'
-make_image "$B/tools/whoami" whoami "$WHOAMI_IMAGE" whoami '["/whoami", "--port", "80"]'
+# Without a command, spliced starts with the seed's flags (deploy/Dockerfile says the same).
+make_image "$B/spliced" spliced "$SPLICED_IMAGE" spliced '["/spliced"]' \
+	'["--api", "--docker", "--docker.swarmMode", "--docker.exposedbydefault=false"]'
+make_image "$B/tools/whoami" whoami "$WHOAMI_IMAGE" whoami '["/whoami", "--port", "80"]' '[]'

@@ -481,6 +481,7 @@ int main(int argc, char **argv)
 	};
 	static struct worker workers[MAX_WORKERS];
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t sigs;
 	long long t0, t1;
 	int c, nw = 0;
 
@@ -527,6 +528,12 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* Workers block SIGINT/SIGTERM: only this thread sees them, so no worker's connect or
+	 * recv is cut short (EINTR) and counted as a failure at the moment of stopping. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	t0 = now_mono_us();
 	if (o.tunnels) {
 		for (; nw < o.tunnels; nw++)
@@ -542,6 +549,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 	while (!atomic_load(&stopping)) {
 		pause_ms(50);
 		if (o.duration_s > 0 && now_mono_us() - t0 >= (long long)(o.duration_s * 1e6))

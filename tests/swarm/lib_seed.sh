@@ -17,6 +17,9 @@
 #   seed_load_stop NAME         SIGINT it, wait; prints its summary line (not in a $(...):
 #                               only the shell that started it can wait for it)
 #   now_ms                      wall clock in ms (same clock as Docker's timestamps)
+#
+# SEED_SPLICED_IMAGE=<image> runs the suites on another spliced image (e.g. one built with
+# deploy/Dockerfile) instead of the one made from $BUILD/spliced.
 
 LOADGEN=$BUILD/tests/it_loadgen
 FLOWS=$BUILD/tools/spliced-flows
@@ -119,7 +122,8 @@ seed_setup() {
 	swarm_network "$SPLICED_NETWORK" || { _bad "create overlay network $SPLICED_NETWORK"; exit 1; }
 	swarm_images >"$T/images.log" 2>&1 || { _bad "tools/image.sh" "$(cat "$T/images.log")"; exit 1; }
 	sed 's/^/# /' "$T/images.log"
-	SPLICED_IMAGE=$SW_SPLICED_IMAGE WHOAMI_IMAGE=$SW_WHOAMI_IMAGE
+	SPLICED_IMAGE=${SEED_SPLICED_IMAGE:-$SW_SPLICED_IMAGE} WHOAMI_IMAGE=$SW_WHOAMI_IMAGE
+	[ -n "${SEED_SPLICED_IMAGE:-}" ] && echo "# spliced image under test: $SEED_SPLICED_IMAGE (SEED_SPLICED_IMAGE)"
 	swarm_bpffs || { _bad "mount a bpffs instance for the task"; exit 1; }
 	SPLICED_BPFFS=$SW_BPFFS
 	t0=$(now_ms)
