@@ -76,6 +76,17 @@ wait_servers() {	# BACKEND N TIMEOUT_S
 	return 1
 }
 
+# spliced publishes 80 and 8080 in host mode: nothing else may listen there.
+check_ports() {
+	local port
+	for port in 80 8080; do
+		if ss -Hltn "sport = :$port" | grep -q .; then
+			ss -Hltnp "sport = :$port" | sed 's/^/  /'
+			die "port $port is in use (above): spliced publishes 80 and 8080 in host mode, as Traefik does; stop that listener and run make demo again"
+		fi
+	done
+}
+
 clean() {
 	local i pid
 	if [ ! -f "$STATE/created" ]; then
@@ -143,6 +154,8 @@ esac
 
 [ "$(id -u)" = 0 ] || die "run make demo as root: it installs packages, starts dockerd and deploys a swarm"
 T0=$(date +%s)
+# Fail before installing or starting anything (unless our previous run holds the ports).
+grep -q '^stack ' "$STATE/created" 2>/dev/null || check_ports
 
 say "1. Packages and build"
 "$ROOT/tools/deps.sh" || die "installing packages failed (see above)"
@@ -213,12 +226,7 @@ if [ ${#old[@]} -gt 0 ]; then
 	info "removing the stacks of a previous demo run: ${old[*]}"
 	remove_stacks "${old[@]}"
 fi
-for port in 80 8080; do
-	if ss -Hltn "sport = :$port" | grep -q .; then
-		ss -Hltnp "sport = :$port" | sed 's/^/  /'
-		die "port $port is in use (above): spliced publishes 80 and 8080 in host mode, as Traefik does; stop that listener and run make demo again"
-	fi
-done
+check_ports
 
 say "3. Images, without a registry"
 show "make image    # tools/image.sh: the binary and its libraries, docker import"

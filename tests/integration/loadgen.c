@@ -96,6 +96,9 @@ static void on_signal(int sig)
 }
 
 static void fail(int worker, enum cause c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(int worker, enum cause c, const char *fmt, ...)
 {
 	char detail[256];
 	va_list ap;
