@@ -48,6 +48,16 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* libevent's own messages go through log.c, so every stderr line has one format. */
+static void libevent_log(int severity, const char *msg)
+{
+	enum log_level lvl = severity == EVENT_LOG_DEBUG ? LOG_LVL_DEBUG :
+			     severity == EVENT_LOG_MSG ? LOG_LVL_INFO :
+			     severity == EVENT_LOG_WARN ? LOG_LVL_WARN : LOG_LVL_ERROR;
+
+	log_msg(lvl, "libevent: %s", msg);
+}
+
 static void docker_publish(struct dynconf *dc, void *arg)
 {
 	char err[512];
@@ -152,43 +162,44 @@ int main(int argc, char **argv)
 	if (pr == CONFIG_EXIT_OK)
 		return 0;
 	if (pr == CONFIG_ERROR) {
-		fprintf(stderr, "spliced: %s\n", err);
+		log_error("%s", err);
 		return 2;
 	}
 	log_set_level(d.cfg.log_level);
+	event_set_log_callback(libevent_log);
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads()) {
-		fprintf(stderr, "spliced: libevent has no pthreads support\n");
+		log_error("libevent has no pthreads support");
 		return 1;
 	}
 	d.base = event_base_new();
 	if (!d.base) {
-		fprintf(stderr, "spliced: event_base_new failed\n");
+		log_error("event_base_new failed");
 		return 1;
 	}
 	if (fastpath_init(&d.cfg.fastpath, err, sizeof(err))) {
-		fprintf(stderr, "spliced: --fastpath=on: %s\n", err);
+		log_error("--fastpath=on: %s", err);
 		goto out;
 	}
 	model_setup(&d.cfg);
 	if (stats_init(&d.cfg, d.base, err, sizeof(err))) {
-		fprintf(stderr, "spliced: %s\n", err);
+		log_error("%s", err);
 		goto out;
 	}
 	if (d.cfg.file && provider_file_start(d.base, &d.cfg, err, sizeof(err))) {
-		fprintf(stderr, "spliced: file provider: %s\n", err);
+		log_error("file provider: %s", err);
 		goto out;
 	}
 	if (workers_create(&d.cfg, &d.workers, err, sizeof(err))) {
-		fprintf(stderr, "spliced: %s\n", err);
+		log_error("%s", err);
 		goto out;
 	}
 	if (d.cfg.api && api_start(d.base, &d.cfg, err, sizeof(err))) {
-		fprintf(stderr, "spliced: %s\n", err);
+		log_error("%s", err);
 		goto out;
 	}
 	if (d.cfg.docker.enabled && docker_provider_start(&d.cfg.docker, docker_publish, NULL)) {
-		fprintf(stderr, "spliced: docker provider failed to start (see the log above)\n");
+		log_error("docker provider failed to start (see the log above)");
 		goto out;
 	}
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
@@ -196,7 +207,7 @@ int main(int argc, char **argv)
 	d.sig_hup = evsignal_new(d.base, SIGHUP, on_signal, &d);
 	if (!d.sig_term || !d.sig_int || !d.sig_hup || evsignal_add(d.sig_term, NULL) ||
 	    evsignal_add(d.sig_int, NULL) || evsignal_add(d.sig_hup, NULL)) {
-		fprintf(stderr, "spliced: cannot install signal handlers\n");
+		log_error("cannot install signal handlers");
 		goto out;
 	}
 	if (workers_start(d.workers, d.cfg.workers))
