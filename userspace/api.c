@@ -43,9 +43,15 @@
 
 #define MAX_SEGS 8
 
-static struct evhttp *api_http;
+/* One evhttp per entry point this module serves; arg of its callback. */
+struct api_listener {
+	struct evhttp *http;
+	int ep;
+};
+
+static struct api_listener api_l[CONFIG_MAX_ENTRYPOINTS];
+static int api_nl;
 static const struct config *api_cfg;
-static int api_ep = -1;
 static bool api_terminating;
 
 /* One API request: what the reply helpers need to count and log it. */
@@ -53,6 +59,7 @@ struct api_req {
 	struct evhttp_request *req;
 	struct request_record rec;
 	int64_t t0;
+	int ep;
 };
 
 void api_set_terminating(bool on)
@@ -540,8 +547,8 @@ static void fill_record(struct api_req *ar, const char *uri)
 		memcpy(&r->client, sa, sizeof(struct sockaddr_in));
 	else if (sa && sa->sa_family == AF_INET6)
 		memcpy(&r->client, sa, sizeof(struct sockaddr_in6));
-	r->entrypoint = api_ep;
-	r->entrypoint_name = api_cfg->entrypoints[api_ep].name;
+	r->entrypoint = ar->ep;
+	r->entrypoint_name = api_cfg->entrypoints[ar->ep].name;
 	r->start_ns = (uint64_t)real_now();
 	ar->t0 = mono_now();
 }
@@ -568,9 +575,10 @@ static int split_path(const char *path, char *buf, size_t cap, char **segs)
 	return n;
 }
 
-static bool here(bool on, const char *ep_name)
+/* Is the feature that is on (--api, --ping, ...) served on entry point ep? */
+static bool here(bool on, const char *ep_name, int ep)
 {
-	return on && strcmp(ep_name, api_cfg->entrypoints[api_ep].name) == 0;
+	return on && strcmp(ep_name, api_cfg->entrypoints[ep].name) == 0;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -579,11 +587,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evhttp_uri *u = evhttp_uri_parse(uri);
 	const char *path = u ? evhttp_uri_get_path(u) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct api_req ar = { .req = req };
+	const struct api_listener *l = arg;
+	struct api_req ar = { .req = req, .ep = l->ep };
 	char buf[2048], *segs[MAX_SEGS];
 	int nsegs;
 
-	(void)arg;
 	fill_record(&ar, uri);
 	if (!path || !*path)
 		path = "/";
@@ -591,15 +599,16 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		reply_text(&ar, 405, "Method Not Allowed", "405 method not allowed\n");
-	} else if (here(api_cfg->ping, api_cfg->ping_entrypoint) && strcmp(path, "/ping") == 0) {
+	} else if (here(api_cfg->ping, api_cfg->ping_entrypoint, l->ep) &&
+		   strcmp(path, "/ping") == 0) {
 		if (api_terminating)
 			reply_text(&ar, 503, "Service Unavailable", "Service Unavailable");
 		else
 			reply_text(&ar, 200, "OK", "OK");
-	} else if (here(api_cfg->metrics_prometheus, api_cfg->metrics_entrypoint) &&
+	} else if (here(api_cfg->metrics_prometheus, api_cfg->metrics_entrypoint, l->ep) &&
 		   strcmp(path, "/metrics") == 0) {
 		serve_metrics(&ar);
-	} else if (!api_cfg->api) {
+	} else if (!here(api_cfg->api, api_cfg->api_entrypoint, l->ep)) {
 		not_found(&ar);
 	} else if (strcmp(path, "/") == 0 && api_cfg->api_dashboard) {
 		const char *prefix = header(req, "X-Forwarded-Prefix");
@@ -643,59 +652,116 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evhttp_uri_free(u);
 }
 
-bool api_owns_entrypoint(const struct config *cfg, int ep)
+static bool is_default_entrypoint(const struct config *cfg, const char *name)
 {
-	return cfg->api && ep >= 0 && (size_t)ep < cfg->nentrypoints &&
-	       strcmp(cfg->entrypoints[ep].name, cfg->api_entrypoint) == 0;
+	for (size_t i = 0; i < cfg->ndefault_entrypoints; i++)
+		if (strcmp(cfg->default_entrypoints[i], name) == 0)
+			return true;
+	return false;
 }
 
-int api_start(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
+bool api_owns_entrypoint(const struct config *cfg, int ep)
 {
-	const struct entrypoint_conf *ep;
-	int fd;
+	const char *name;
 
-	api_cfg = cfg;
-	api_ep = config_entrypoint_index(cfg, cfg->api_entrypoint);
-	ep = config_entrypoint(cfg, cfg->api_entrypoint);
-	if (!ep || api_ep < 0) {
-		snprintf(err, errlen, "--api.entryPoint: no entry point \"%s\"", cfg->api_entrypoint);
-		return -EINVAL;
-	}
-	if (cfg->ping && strcmp(cfg->ping_entrypoint, cfg->api_entrypoint))
-		log_warn("--ping.entryPoint=%s: /ping is served on the API entry point (%s) only; "
-			 "use --ping.entryPoint=%s", cfg->ping_entrypoint, cfg->api_entrypoint,
-			 cfg->api_entrypoint);
-	if (cfg->metrics_prometheus && strcmp(cfg->metrics_entrypoint, cfg->api_entrypoint))
-		log_warn("--metrics.prometheus.entryPoint=%s: /metrics is served on the API entry "
-			 "point (%s) only; use --metrics.prometheus.entryPoint=%s",
-			 cfg->metrics_entrypoint, cfg->api_entrypoint, cfg->api_entrypoint);
-	fd = worker_listen_socket(ep, err, errlen);
+	if (ep < 0 || (size_t)ep >= cfg->nentrypoints)
+		return false;
+	name = cfg->entrypoints[ep].name;
+	if (cfg->api && strcmp(name, cfg->api_entrypoint) == 0)
+		return true;
+	/* a dedicated entry point (Traefik's implicit "traefik"), not one frontends use */
+	if (is_default_entrypoint(cfg, name))
+		return false;
+	return (cfg->ping && strcmp(name, cfg->ping_entrypoint) == 0) ||
+	       (cfg->metrics_prometheus && strcmp(name, cfg->metrics_entrypoint) == 0);
+}
+
+static int listen_on(struct event_base *base, int ep, char *err, size_t errlen)
+{
+	const struct entrypoint_conf *e = &api_cfg->entrypoints[ep];
+	struct api_listener *l = &api_l[api_nl];
+	int fd = worker_listen_socket(e, err, errlen);
+
 	if (fd < 0)
 		return -EADDRINUSE;
-	api_http = evhttp_new(base);
-	if (!api_http || evhttp_accept_socket(api_http, fd)) {
-		snprintf(err, errlen, "api: evhttp setup failed");
+	l->ep = ep;
+	l->http = evhttp_new(base);
+	if (!l->http || evhttp_accept_socket(l->http, fd)) {
+		snprintf(err, errlen, "entry point %s: evhttp setup failed", e->name);
+		if (l->http)
+			evhttp_free(l->http);
+		l->http = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
+	api_nl++;
 	/* let every method through to on_request, which answers 405 itself */
-	evhttp_set_allowed_methods(api_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 				   EVHTTP_REQ_PATCH);
-	evhttp_set_max_headers_size(api_http, 64 * 1024);
-	evhttp_set_max_body_size(api_http, 64 * 1024);
-	evhttp_set_gencb(api_http, on_request, NULL);
-	log_info("API on entry point %s (%s)%s%s%s", ep->name, ep->address,
-		 cfg->api_dashboard ? ", dashboard at /dashboard/" : "",
-		 cfg->ping && !strcmp(cfg->ping_entrypoint, cfg->api_entrypoint) ? ", /ping" : "",
-		 cfg->metrics_prometheus && !strcmp(cfg->metrics_entrypoint, cfg->api_entrypoint) ?
-		 ", /metrics" : "");
+	evhttp_set_max_headers_size(l->http, 64 * 1024);
+	evhttp_set_max_body_size(l->http, 64 * 1024);
+	evhttp_set_gencb(l->http, on_request, l);
+	log_info("entry point %s (%s) serves%s%s%s%s", e->name, e->address,
+		 here(api_cfg->api, api_cfg->api_entrypoint, ep) ? " the API" : "",
+		 here(api_cfg->api, api_cfg->api_entrypoint, ep) && api_cfg->api_dashboard ?
+		 ", the dashboard at /dashboard/" : "",
+		 here(api_cfg->ping, api_cfg->ping_entrypoint, ep) ? " /ping" : "",
+		 here(api_cfg->metrics_prometheus, api_cfg->metrics_entrypoint, ep) ?
+		 " /metrics" : "");
+	return 0;
+}
+
+/* Say once why --ping or --metrics is not served where the flag asked. */
+static void warn_unserved(const char *flag, bool on, const char *name, uint32_t proxied)
+{
+	int ep = config_entrypoint_index(api_cfg, name);
+
+	if (!on || ep < 0 || (api_owns_entrypoint(api_cfg, ep) && !(proxied & (1u << ep))))
+		return;
+	log_warn("%s=%s: not served: entry point %s carries proxied traffic and spliced does not "
+		 "mix its internal routes with frontends; give it a dedicated entry point "
+		 "(e.g. --entryPoints='Name:traefik Address::8080' %s=traefik)", flag, name, name,
+		 flag);
+}
+
+int api_start(struct event_base *base, const struct config *cfg, uint32_t proxied,
+	      char *err, size_t errlen)
+{
+	int rc;
+
+	api_cfg = cfg;
+	if (cfg->api && config_entrypoint_index(cfg, cfg->api_entrypoint) < 0) {
+		snprintf(err, errlen, "--api.entryPoint: no entry point \"%s\"", cfg->api_entrypoint);
+		return -EINVAL;
+	}
+	warn_unserved("--ping.entryPoint", cfg->ping, cfg->ping_entrypoint, proxied);
+	warn_unserved("--metrics.prometheus.entryPoint", cfg->metrics_prometheus,
+		      cfg->metrics_entrypoint, proxied);
+	for (size_t e = 0; e < cfg->nentrypoints; e++) {
+		if (!api_owns_entrypoint(cfg, (int)e))
+			continue;
+		if (proxied & (1u << e)) {
+			if (cfg->api && !strcmp(cfg->entrypoints[e].name, cfg->api_entrypoint)) {
+				snprintf(err, errlen, "--api.entryPoint=%s is also served by the proxy "
+					 "workers", cfg->api_entrypoint);
+				return -EINVAL;
+			}
+			continue;	/* warned above */
+		}
+		rc = listen_on(base, (int)e, err, errlen);
+		if (rc) {
+			api_stop();
+			return rc;
+		}
+	}
 	return 0;
 }
 
 void api_stop(void)
 {
-	if (api_http)
-		evhttp_free(api_http);
-	api_http = NULL;
+	for (int i = 0; i < api_nl; i++)
+		if (api_l[i].http)
+			evhttp_free(api_l[i].http);
+	api_nl = 0;
 }

@@ -48,6 +48,17 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Entry points the workers listen on (bit i = entry point i): api.c serves none of them. */
+static uint32_t workers_entrypoints(const struct worker *w)
+{
+	uint32_t mask = 0;
+
+	for (size_t i = 0; w && i < w->nlisteners; i++)
+		if (w->listeners[i].ep >= 0 && w->listeners[i].ep < 32)
+			mask |= 1u << w->listeners[i].ep;
+	return mask;
+}
+
 /* libevent's own messages go through log.c, so every stderr line has one format. */
 static void libevent_log(int severity, const char *msg)
 {
@@ -194,7 +205,7 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	if (d.cfg.api && api_start(d.base, &d.cfg, err, sizeof(err))) {
+	if (api_start(d.base, &d.cfg, workers_entrypoints(d.workers), err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
 	}

@@ -212,3 +212,19 @@ wait_port 127.0.0.1 "$A3"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$A3/api")
 check_eq "no --api: /api is not served" "$code:$(cat "$T/body")" "404:404 page not found"
 check_eq "no --api: /health not served" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$A3/health")" 404
+stop "$(eval echo \$PID_spliced3)"
+
+# --- --ping and --metrics without --api, on their own entry point (Traefik's implicit one)
+P4=$(free_port); A4=$(free_port)
+start_spliced spliced4 "$P4" --file.filename="$CONF" --ping --metrics.prometheus \
+	"--entryPoints=Name:traefik Address:127.0.0.1:$A4"
+wait_port 127.0.0.1 "$A4"
+if grep -q 'not served: entry point traefik carries proxied traffic' "$T/spliced4.log"; then
+	# the workers still listen there (worker.c predates api_owns_entrypoint()): say so
+	check_eq "ping-only: the operator is told why /ping is not served" \
+		"$(grep -c 'level=warning msg="--ping.entryPoint=traefik: not served' "$T/spliced4.log")" 1
+else
+	check_eq "ping-only: /ping -> OK" "$(curl -s "http://127.0.0.1:$A4/ping")" OK
+	check_match "ping-only: /metrics served" "$(curl -s "http://127.0.0.1:$A4/metrics")" "traefik_config_reloads_total"
+	check_eq "ping-only: no API without --api" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$A4/api")" 404
+fi
