@@ -74,8 +74,7 @@ struct tunnel_dir {
 	uint64_t kbytes;	/* last seen kernel-redirected count */
 	uint64_t last_kbytes;	/* at the previous check, for the rate */
 	uint64_t credit;	/* last credit written */
-	uint64_t wait_out;	/* drain: `out` at the last progress */
-	uint64_t wait_since_ns;	/* drain: when `out` last moved */
+	uint64_t wait_since_ns;	/* drain: since when the counters disagree (0: they don't) */
 	char *pend;		/* bytes the destination did not take yet */
 	size_t pend_off, pend_len, pend_cap;
 	bool src_eof;		/* EOF read (or RDHUP seen) on the source */
@@ -731,12 +730,15 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 		}
 		/* PAUSING or EOF_DRAIN: everything redirected must have left for the peer. */
 		*busy = true;
-		if (out != kb || (!paused && in != kb + passed + dropped)) {
+		if (out != kb) {
+			d->wait_since_ns = 0;	/* a slow or stalled reader: wait as long as it takes */
+			continue;
+		}
+		if (!paused && in != kb + passed + dropped) {
 			uint64_t now = now_ns();
 
-			if (!d->wait_since_ns || out != d->wait_out) {
+			if (!d->wait_since_ns) {
 				d->wait_since_ns = now;
-				d->wait_out = out;
 			} else if (now - d->wait_since_ns > STALL_NS) {
 				/* The counters never met: reset rather than hold both sockets. */
 				log_warn("tunnel %s -> %s: drain stalled (direction %d: redirected %llu, "
