@@ -114,35 +114,44 @@ $(BUILD)/tests/it_%: tests/integration/%.c $(BUILD)/libspliced.a $(HDRS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libspliced.a $(LDLIBS) -o $@
 
+# Every entry point that a fresh machine may start with installs the packages first, then
+# builds in a sub-make (pkg-config flags are read when the Makefile is parsed).
 # Tests: one runner collects every suite's summary line and prints the total.
-test: all $(UNITS)
+test: deps
+	@$(MAKE) --no-print-directory all units
 	@tests/run.sh all
 
-test-unit: all $(UNITS)
+test-unit: deps
+	@$(MAKE) --no-print-directory all units
 	@tests/run.sh unit
 
-test-integration: all $(UNITS)
+test-integration: deps
+	@$(MAKE) --no-print-directory all units
 	@tests/run.sh integration
 
-test-swarm: all
+test-swarm: deps
+	@$(MAKE) --no-print-directory all
 	@tests/run.sh swarm
 
-asan:
+asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		CFLAGS="-O1 -g" all units
 	@BUILD=build-asan tests/run.sh asan
 
-demo: all
+# tools/demo.sh installs packages and builds by itself
+demo:
 	@tools/demo.sh
 
 demo-clean:
 	@tools/demo.sh clean
 
-image: all
+image: deps
+	@$(MAKE) --no-print-directory all
 	@tools/image.sh
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@tools/bench
 
 clean:
