@@ -47,6 +47,7 @@ static struct aslot *slots;
 static int nslots;
 static int log_fd = -1;
 static bool own_fd, json;
+static char log_path[PATH_MAX];
 static _Atomic bool enabled;
 static _Atomic uint64_t reqcount;
 static _Atomic uint64_t last_err_ms;
@@ -567,6 +568,7 @@ int accesslog_open(const struct config *cfg, int n, char *err, size_t errlen)
 			return rc;
 		}
 		own_fd = true;
+		snprintf(log_path, sizeof(log_path), "%s", cfg->access_log_path);
 	} else {
 		log_fd = 1;
 		own_fd = false;
@@ -587,6 +589,29 @@ oom:
 	snprintf(err, errlen, "access log: out of memory");
 	accesslog_close();
 	return -ENOMEM;
+}
+
+int accesslog_reopen(void)
+{
+	int fd, rc = 0;
+
+	if (!accesslog_enabled() || !own_fd)
+		return 0;
+	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0664);
+	if (fd < 0) {
+		rc = -errno;
+		log_error("access log: cannot reopen %s: %s; still writing to the old file",
+			  log_path, strerror(errno));
+		return rc;
+	}
+	accesslog_flush(true);
+	/* dup3 swaps the file under the same descriptor: writers never see a closed fd */
+	if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		log_error("access log: cannot reopen %s: %s", log_path, strerror(errno));
+	}
+	close(fd);
+	return rc;
 }
 
 void accesslog_close(void)

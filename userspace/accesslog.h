@@ -32,6 +32,11 @@ bool accesslog_enabled(void);
 void accesslog_write(int slot, const struct request_record *r);
 /* Write out buffers older than 100 ms (all non-empty ones with force). Main thread. */
 void accesslog_flush(bool force);
+/*
+ * Open --accessLog.filePath again (after log rotation moved it; Traefik does this on
+ * SIGUSR1). Buffered lines go to the old file first. 0 or a negative errno (logged).
+ */
+int accesslog_reopen(void);
 /* Flush and close. */
 void accesslog_close(void);
 

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "accesslog.h"
 #include "api.h"
 #include "config.h"
 #include "dynconf.h"
@@ -35,7 +36,7 @@ struct daemon {
 	struct config cfg;
 	struct event_base *base;
 	struct worker *workers;
-	struct event *sig_term, *sig_int, *sig_hup, *drain_timer, *grace_timer;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_timer, *grace_timer;
 	bool stopping;
 	double drain_started;
 };
@@ -136,6 +137,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		provider_file_reload();
 		return;
 	}
+	if (sig == SIGUSR1) {
+		log_info("SIGUSR1: reopening the access log");
+		accesslog_reopen();
+		return;
+	}
 	if (d->stopping) {
 		log_warn("second signal: exiting now");
 		workers_command(d->workers, d->cfg.workers, WORKER_CMD_STOP);
@@ -216,8 +222,10 @@ int main(int argc, char **argv)
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, on_signal, &d);
 	d.sig_hup = evsignal_new(d.base, SIGHUP, on_signal, &d);
-	if (!d.sig_term || !d.sig_int || !d.sig_hup || evsignal_add(d.sig_term, NULL) ||
-	    evsignal_add(d.sig_int, NULL) || evsignal_add(d.sig_hup, NULL)) {
+	d.sig_usr1 = evsignal_new(d.base, SIGUSR1, on_signal, &d);
+	if (!d.sig_term || !d.sig_int || !d.sig_hup || !d.sig_usr1 ||
+	    evsignal_add(d.sig_term, NULL) || evsignal_add(d.sig_int, NULL) ||
+	    evsignal_add(d.sig_hup, NULL) || evsignal_add(d.sig_usr1, NULL)) {
 		log_error("cannot install signal handlers");
 		goto out;
 	}
@@ -246,6 +254,8 @@ out:
 		event_free(d.sig_int);
 	if (d.sig_hup)
 		event_free(d.sig_hup);
+	if (d.sig_usr1)
+		event_free(d.sig_usr1);
 	if (d.drain_timer)
 		event_free(d.drain_timer);
 	if (d.grace_timer)

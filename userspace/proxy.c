@@ -746,7 +746,14 @@ static void start_request(struct client *c, int head_len)
 	if (q->framing.conn_close || q->minor_version == 0 || c->w->draining)
 		c->close_after = true;
 	t->upgrade_req = q->framing.conn_upgrade && q->framing.has_upgrade;
-	t->rec.protocol = t->upgrade_req ? STATS_PROTO_WEBSOCKET : STATS_PROTO_HTTP;
+	t->rec.protocol = STATS_PROTO_HTTP;
+	if (t->upgrade_req) {
+		/* Traefik's "protocol" label: websocket only for Upgrade: websocket */
+		const struct http1_header *up = http1_find_header(q->headers, q->nheaders, "Upgrade");
+
+		if (up && http1_token_list_has(up->value, up->value_len, "websocket"))
+			t->rec.protocol = STATS_PROTO_WEBSOCKET;
+	}
 	body_init(&t->qb, &q->framing, q->framing.chunked || q->framing.content_length > 0,
 		  false);
 	t->replayable = t->qb.kind == BODY_NONE && !t->upgrade_req;

@@ -133,20 +133,20 @@ if command -v promtool >/dev/null; then
 else
 	echo "note: promtool not installed (Debian package prometheus); strict checker only"
 fi
-mv() { awk -v k="$1" '$1 == k { print $2 }' "$T/metrics"; }
-check_eq "entrypoint http GET 200 count" "$(mv 'traefik_entrypoint_requests_total{code="200",entrypoint="http",method="GET",protocol="http"}')" 5
-check_eq "entrypoint http GET 404 count" "$(mv 'traefik_entrypoint_requests_total{code="404",entrypoint="http",method="GET",protocol="http"}')" 16
-check_eq "backend b 200 count (summed over servers)" "$(mv 'traefik_backend_requests_total{backend="b",code="200",method="GET",protocol="http"}')" 5
-check_eq "backend dead 502 count" "$(mv 'traefik_backend_requests_total{backend="dead",code="502",method="GET",protocol="http"}')" 1
-check_eq "histogram count = requests" "$(mv 'traefik_backend_request_duration_seconds_count{backend="b",code="200",method="GET",protocol="http"}')" 5
-check_eq "histogram +Inf bucket" "$(mv 'traefik_backend_request_duration_seconds_bucket{backend="b",code="200",method="GET",protocol="http",le="+Inf"}')" 5
-check_eq "server up" "$(mv "traefik_backend_server_up{backend=\"b\",url=\"http://127.0.0.1:$W2\"}")" 1
-check_eq "open connections back to 0" "$(mv 'traefik_entrypoint_open_connections{entrypoint="http",method="GET",protocol="http"}')" 0
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$T/metrics"; }
+check_eq "entrypoint http GET 200 count" "$(metric 'traefik_entrypoint_requests_total{code="200",entrypoint="http",method="GET",protocol="http"}')" 5
+check_eq "entrypoint http GET 404 count" "$(metric 'traefik_entrypoint_requests_total{code="404",entrypoint="http",method="GET",protocol="http"}')" 16
+check_eq "backend b 200 count (summed over servers)" "$(metric 'traefik_backend_requests_total{backend="b",code="200",method="GET",protocol="http"}')" 5
+check_eq "backend dead 502 count" "$(metric 'traefik_backend_requests_total{backend="dead",code="502",method="GET",protocol="http"}')" 1
+check_eq "histogram count = requests" "$(metric 'traefik_backend_request_duration_seconds_count{backend="b",code="200",method="GET",protocol="http"}')" 5
+check_eq "histogram +Inf bucket" "$(metric 'traefik_backend_request_duration_seconds_bucket{backend="b",code="200",method="GET",protocol="http",le="+Inf"}')" 5
+check_eq "server up" "$(metric "traefik_backend_server_up{backend=\"b\",url=\"http://127.0.0.1:$W2\"}")" 1
+check_eq "open connections back to 0" "$(metric 'traefik_entrypoint_open_connections{entrypoint="http",method="GET",protocol="http"}')" 0
 check_ge "API requests counted on entry point traefik" \
 	"$(grep -F 'traefik_entrypoint_requests_total{code="200",entrypoint="traefik",method="GET"' "$T/metrics" | awk '{ n += $2 } END { print n + 0 }')" 15
 check_eq "fast-path families present" "$(grep -c '^# TYPE spliced_fastpath_' "$T/metrics")" 6
-check_eq "one reload so far" "$(mv traefik_config_reloads_total)" 1
-check_eq "no failed reload" "$(mv traefik_config_reloads_failure_total)" 0
+check_eq "one reload so far" "$(metric traefik_config_reloads_total)" 1
+check_eq "no failed reload" "$(metric traefik_config_reloads_failure_total)" 0
 # a new file is a reload
 sed -i 's/"weight":2/"weight":3/' "$CONF"
 for _ in $(seq 50); do
@@ -174,6 +174,16 @@ check_eq "one line per proxied request (5 + 2 + 1 + 14)" "$(grep -c '^127.0.0.1 
 check_ge "API requests logged too" "$(grep -c '"GET /health ' "$ALOG")" 4
 counts=$(grep -o '" [0-9]* "[^"]*" "[^"]*" [0-9]* ' "$ALOG" | awk '{ print $(NF-1) }' | sort -n | uniq -d | wc -l)
 check_eq "RequestCount unique per line" "$counts" 0
+
+# --- log rotation: SIGUSR1 reopens --accessLog.filePath (as Traefik does)
+mv "$ALOG" "$ALOG.1"
+kill -USR1 "$SPLICED_PID"
+sleep 0.2
+curl -s -o /dev/null -H 'Host: a.local' "$URL/after-rotate"
+sleep 0.4
+check "SIGUSR1: still running" kill -0 "$SPLICED_PID"
+check "SIGUSR1: new requests go to the new file" grep -q '"GET /after-rotate ' "$ALOG"
+check "SIGUSR1: the rotated file kept the old lines" grep -q '"GET /x?i=1 ' "$ALOG.1"
 
 # --- stderr: one format for every line
 printf 'GET / HTTP/1.1\r\nBad Header: x\r\n\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; cat >&3; cat <&3" >/dev/null

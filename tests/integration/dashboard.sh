@@ -47,7 +47,7 @@ for i in 1 2 3; do curl -s -o /dev/null -H 'Host: nobody.local' "http://127.0.0.
 
 # --- a live flow: Upgrade to whoami's echo, 1 MiB each way, then left open
 exec 3<>"/dev/tcp/127.0.0.1/$P"
-printf 'GET /ws HTTP/1.1\r\nHost: a.local\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n' >&3
+printf 'GET /ws HTTP/1.1\r\nHost: a.local\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' >&3
 cat <&3 >"$T/ws.out" &
 CAT_PID=$!
 _pids+=("$CAT_PID")
