@@ -122,6 +122,8 @@ static const struct flag flags[] = {
 	  "spliced: splice bodies announced larger than this (default 1MiB)" },
 	{ "fastpath.budget", F_SIZE, OFF(fastpath.flow_budget), 0, NOSEC,
 	  "spliced: bytes a flow may queue in the kernel before it is paused to userspace (default 4MiB)" },
+	{ "fastpath.maxFlows", F_INT, OFF(fastpath_max_flows), 0, NOSEC,
+	  "spliced: flows the kernel maps hold at once; more are relayed (default 65536)" },
 	{ "configFile", F_UNSUPPORTED, 0, 0, NOSEC,
 	  "not supported: spliced takes its static configuration from flags only" },
 	{ "debug", F_UNSUPPORTED, 0, 0, NOSEC, "not supported: use --loglevel=DEBUG" },
@@ -555,6 +557,10 @@ static int check_config(struct config *c, char *err, size_t errlen)
 		return errf(err, errlen, "--fastpath.bulkThreshold: must be at least 64KiB");
 	if (c->fastpath.flow_budget < 65536)
 		return errf(err, errlen, "--fastpath.budget: must be at least 64KiB");
+	if (c->fastpath_max_flows < 0 || c->fastpath_max_flows > 1 << 20)
+		return errf(err, errlen, "--fastpath.maxFlows: %d is not 0-1048576",
+			    c->fastpath_max_flows);
+	c->fastpath.max_flows = (uint32_t)c->fastpath_max_flows;
 	c->fastpath.pin_dir = c->fastpath_pin;
 	return 0;
 }

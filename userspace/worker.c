@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "tunnel.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -299,6 +300,7 @@ static void *worker_main(void *arg)
 	close_listeners(w);
 	proxy_worker_fini(w);
 	upstream_pool_expire(w, 0);
+	tunnel_thread_fini(w->base);
 	return NULL;
 }
 
