@@ -254,6 +254,32 @@ static const char *frontend_short(const char *f)
 	return strncmp(f, "frontend-", 9) == 0 ? f + 9 : f;
 }
 
+/*
+ * The frontend, backend and URL Traefik's log shows: the route's when a server was picked;
+ * for a 404 without a route, those of Traefik's not-found handler ("backend not found",
+ * "Traefik", the request's own URL); none otherwise (503 without servers, redirects).
+ */
+struct names {
+	bool served;
+	const char *frontend, *backend, *url;
+};
+
+static void names_of(const struct request_record *r, struct names *n)
+{
+	memset(n, 0, sizeof(*n));
+	if (r->server_url) {
+		n->served = true;
+		n->frontend = frontend_short(r->frontend ? r->frontend : "");
+		n->backend = r->backend ? r->backend : "";
+		n->url = r->server_url;
+	} else if (r->status == 404 && r->method[0] && !r->frontend) {
+		n->served = true;
+		n->frontend = "backend not found";
+		n->backend = "Traefik";
+		n->url = r->path;
+	}
+}
+
 /* ---- formats -------------------------------------------------------------------------- */
 
 size_t accesslog_format_common(char *buf, size_t cap, const struct request_record *r,
@@ -262,10 +288,13 @@ size_t accesslog_format_common(char *buf, size_t cap, const struct request_recor
 	struct line l = { buf, 0, cap > 2 ? cap - 2 : 0 };
 	const struct tcache *c = tc_get((time_t)(r->start_ns / 1000000000ULL));
 	char host[INET6_ADDRSTRLEN], port[8];
-	bool served = r->server_url != NULL;
+	struct names nm;
+	bool served;
 
 	if (cap < 3)
 		return 0;
+	names_of(r, &nm);
+	served = nm.served;
 	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
 	puts_(&l, host);
 	puts_(&l, " - - [");
@@ -291,17 +320,17 @@ size_t accesslog_format_common(char *buf, size_t cap, const struct request_recor
 	puts_(&l, "\" ");
 	u64(&l, count);
 	put(&l, " ", 1);
-	if (served && r->frontend && r->frontend[0]) {
+	if (served && nm.frontend[0]) {
 		put(&l, "\"", 1);
-		text(&l, frontend_short(r->frontend));
+		text(&l, nm.frontend);
 		put(&l, "\"", 1);
 	} else {
 		put(&l, "-", 1);
 	}
 	put(&l, " ", 1);
-	if (served && r->server_url[0]) {
+	if (served && nm.url[0]) {
 		put(&l, "\"", 1);
-		text(&l, r->server_url);
+		text(&l, nm.url);
 		put(&l, "\"", 1);
 	} else {
 		put(&l, "-", 1);
@@ -314,24 +343,28 @@ size_t accesslog_format_common(char *buf, size_t cap, const struct request_recor
 	return l.n;
 }
 
-/* Go's url.URL for "scheme://host[/path]", as encoding/json prints the struct. */
+/* Go's url.URL for "scheme://host[/path][?query]" or "/path[?query]", as encoding/json
+ * prints the struct. */
 static void json_url(struct line *l, const char *url)
 {
-	char scheme[16] = "", hostport[300] = "", path[300] = "";
-	const char *p = strstr(url, "://"), *slash;
+	char scheme[16] = "", hostport[300] = "", path[300] = "", query[300] = "";
+	const char *p = strstr(url, "://"), *slash, *q;
 	bool first = true;
 
-	if (p && (size_t)(p - url) < sizeof(scheme)) {
+	if (p && (size_t)(p - url) < sizeof(scheme) && url[0] != '/') {
 		snprintf(scheme, sizeof(scheme), "%.*s", (int)(p - url), url);
 		p += 3;
+		slash = strchr(p, '/');
+		snprintf(hostport, sizeof(hostport), "%.*s",
+			 (int)(slash ? (size_t)(slash - p) : strcspn(p, "?")), p);
+		p = slash ? slash : p + strcspn(p, "?");
 	} else {
 		p = url;
 	}
-	slash = strchr(p, '/');
-	snprintf(hostport, sizeof(hostport), "%.*s", (int)(slash ? (size_t)(slash - p) : strlen(p)),
-		 p);
-	if (slash)
-		snprintf(path, sizeof(path), "%s", slash);
+	q = strchr(p, '?');
+	snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - p) : strlen(p)), p);
+	if (q)
+		snprintf(query, sizeof(query), "%s", q + 1);
 	put(l, "{", 1);
 	jfield_str(l, "Scheme", scheme, &first);
 	jfield_str(l, "Opaque", "", &first);
@@ -342,7 +375,7 @@ static void json_url(struct line *l, const char *url)
 	jfield_str(l, "RawPath", "", &first);
 	jkey(l, "ForceQuery", &first);
 	puts_(l, "false");
-	jfield_str(l, "RawQuery", "", &first);
+	jfield_str(l, "RawQuery", query, &first);
 	jfield_str(l, "Fragment", "", &first);
 	jfield_str(l, "RawFragment", "", &first);
 	put(l, "}", 1);
@@ -354,29 +387,34 @@ size_t accesslog_format_json(char *buf, size_t cap, const struct request_record 
 	struct line l = { buf, 0, cap > 2 ? cap - 2 : 0 };
 	char host[INET6_ADDRSTRLEN], port[8], addr[INET6_ADDRSTRLEN + 10], t[64];
 	char rhost[STATS_STR_MAX], rport[STATS_STR_MAX], sline[64];
-	bool served = r->server_url != NULL, first = true;
+	bool served, first = true;
 	int status = r->status ? r->status : 499;
 	const char *slash;
+	struct names nm;
 
 	if (cap < 3)
 		return 0;
+	names_of(r, &nm);
+	served = nm.served;
 	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
 	snprintf(addr, sizeof(addr), r->client.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
 		 port);
 	snprintf(sline, sizeof(sline), "%03d %s", status, gofmt_status_text(status));
 	put(&l, "{", 1);
 	if (served) {
-		const char *hp = strstr(r->server_url, "://");
-		char baddr[300];
+		const char *hp = nm.url[0] == '/' ? NULL : strstr(nm.url, "://");
+		char baddr[300] = "";
 
-		hp = hp ? hp + 3 : r->server_url;
-		slash = strchr(hp, '/');
-		snprintf(baddr, sizeof(baddr), "%.*s",
-			 (int)(slash ? (size_t)(slash - hp) : strlen(hp)), hp);
+		if (hp) {
+			hp += 3;
+			slash = strchr(hp, '/');
+			snprintf(baddr, sizeof(baddr), "%.*s",
+				 (int)(slash ? (size_t)(slash - hp) : strlen(hp)), hp);
+		}
 		jfield_str(&l, "BackendAddr", baddr, &first);
-		jfield_str(&l, "BackendName", r->backend ? r->backend : "", &first);
+		jfield_str(&l, "BackendName", nm.backend, &first);
 		jkey(&l, "BackendURL", &first);
-		json_url(&l, r->server_url);
+		json_url(&l, nm.url);
 	}
 	jfield_str(&l, "ClientAddr", addr, &first);
 	jfield_str(&l, "ClientHost", host, &first);
@@ -387,8 +425,7 @@ size_t accesslog_format_json(char *buf, size_t cap, const struct request_record 
 	jfield_str(&l, "DownstreamStatusLine", sline, &first);
 	jfield_u64(&l, "Duration", r->duration_ns, &first);
 	if (served) {
-		jfield_str(&l, "FrontendName", frontend_short(r->frontend ? r->frontend : ""),
-			   &first);
+		jfield_str(&l, "FrontendName", nm.frontend, &first);
 		jfield_u64(&l, "OriginContentSize", r->resp_bytes, &first);
 		/* spliced does not time the backend apart: the whole request is origin time */
 		jfield_u64(&l, "OriginDuration", r->duration_ns, &first);

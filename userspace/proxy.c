@@ -304,6 +304,14 @@ static void txn_finalize(struct client *c, struct txn *t)
 	(void)c;
 	r->status = t->status;
 	r->resp_bytes = t->sb.sent;
+	if (t->own_response && t->s.head.niov == 1) {
+		/* our error page: its body is the tail of the one iovec, after the head */
+		const char *p = t->s.head.iov[0].iov_base;
+		size_t len = t->s.head.iov[0].iov_len;
+		const char *e = memmem(p, len, "\r\n\r\n", 4);
+
+		r->resp_bytes = e ? len - (size_t)(e + 4 - p) : 0;
+	}
 	r->req_bytes = t->qb.sent;
 	r->duration_ns = mono_ns() - t->start_mono_ns;
 	if (t->fe) {

@@ -166,8 +166,8 @@ line=$(grep -m1 '"GET /x?i=1 ' "$ALOG")
 check_match "common line: Traefik's layout" "$line" \
 	"^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} \+0000\] \"GET /x\?i=1 HTTP/1\.1\" 200 [0-9]+ \"-\" \"curl/[^\"]+\" [0-9]+ \"f\" \"http://127\.0\.0\.1:($W1|$W2)\" [0-9]+ms$"
 line=$(grep -m1 '"GET /missing2 ' "$ALOG")
-check_match "common line: no frontend -> '- -' status and size, '-' names" "$line" \
-	'"GET /missing2 HTTP/1.1" - - "-" "curl/[^"]+" [0-9]+ - - [0-9]+ms$'
+check_match "common line: no route -> Traefik's not-found handler (404 19, backend not found)" "$line" \
+	'"GET /missing2 HTTP/1.1" 404 19 "-" "curl/[^"]+" [0-9]+ "backend not found" "/missing2" [0-9]+ms$'
 check_match "common line: 502 from the dead server" "$(grep -m1 '"GET /down ' "$ALOG")" \
 	"\" 502 [0-9]+ .* \"g\" \"http://127\.0\.0\.1:$DEAD\" [0-9]+ms$"
 check_eq "one line per proxied request (5 + 2 + 1 + 14)" "$(grep -c '^127.0.0.1 - - .* "GET /\(x\|missing\|down\|e[0-9]\)' "$ALOG")" 22
@@ -211,7 +211,7 @@ check_match "json: BackendURL is Go's url.URL" "$(jq -c .BackendURL <<<"$json")"
 check_eq "json: sizes and durations are numbers" "$(jq -c '[.DownstreamContentSize,.Duration,.RequestCount] | map(type)' <<<"$json")" '["number","number","number"]'
 check_match "json: StartUTC RFC 3339 nano" "$(jq -r .StartUTC <<<"$json")" '^[0-9-]{10}T[0-9:]{8}(\.[0-9]+)?Z$'
 json=$(grep -m1 '"RequestPath":"/nf"' "$T/spliced2.log")
-check_eq "json 404: no origin/frontend fields" "$(jq -c '[.DownstreamStatus, has("OriginStatus"), has("FrontendName")]' <<<"$json")" '[404,false,false]'
+check_eq "json 404: Traefik's not-found handler fields" "$(jq -c '[.DownstreamStatus,.OriginStatus,.FrontendName,.BackendName,.BackendURL.Path,.DownstreamContentSize]' <<<"$json")" '[404,404,"backend not found","Traefik","/nf",19]'
 check "no info lines at --loglevel=ERROR" bash -c "! grep -q 'level=info' '$T/spliced2.log'"
 stop "$(eval echo \$PID_spliced2)"
 

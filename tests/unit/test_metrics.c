@@ -111,12 +111,23 @@ static void test_accesslog(void)
 		     "common line, Traefik's layout");
 	CHECK_EQ_INT(n, strlen(line), "length returned");
 	r.server_url = NULL;
-	r.status = 404;
+	r.status = 503;
 	strcpy(r.referer, "http://ref/");
 	accesslog_format_common(line, sizeof(line), &r, 43);
 	CHECK_EQ_STR(line, "10.0.0.1 - - [01/May/2024:10:00:00 +0000] \"GET /x?y=1 HTTP/1.1\" - - "
 		     "\"http://ref/\" \"curl/8.0\" 43 - - 12ms\n",
-		     "no server: '- -' and '-' names, as Traefik");
+		     "no server picked (503): '- -' and '-' names, as Traefik");
+	r.frontend = r.backend = NULL;
+	r.status = 404;
+	r.resp_bytes = 19;
+	accesslog_format_common(line, sizeof(line), &r, 45);
+	CHECK_EQ_STR(line, "10.0.0.1 - - [01/May/2024:10:00:00 +0000] \"GET /x?y=1 HTTP/1.1\" 404 19 "
+		     "\"http://ref/\" \"curl/8.0\" 45 \"backend not found\" \"/x?y=1\" 12ms\n",
+		     "no route (404): Traefik's not-found handler names");
+	accesslog_format_json(line, sizeof(line), &r, 46, 0);
+	CHECK(strstr(line, "\"BackendName\":\"Traefik\",\"BackendURL\":{\"Scheme\":\"\",\"Opaque\":\"\","
+			   "\"User\":null,\"Host\":\"\",\"Path\":\"/x\",\"RawPath\":\"\",\"ForceQuery\":false,"
+			   "\"RawQuery\":\"y=1\"") != NULL, "no route (404) json: BackendURL is the request URL");
 	strcpy(r.user_agent, "evil\nline");
 	accesslog_format_common(line, sizeof(line), &r, 44);
 	CHECK(strchr(line, '\n') == line + strlen(line) - 1, "control characters never split a line");
