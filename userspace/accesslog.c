@@ -296,7 +296,7 @@ size_t accesslog_format_common(char *buf, size_t cap, const struct request_recor
 	names_of(r, &nm);
 	served = nm.served;
 	client_host_port(&r->client, host, sizeof(host), port, sizeof(port));
-	puts_(&l, host);
+	text(&l, r->forwarded_for[0] ? r->forwarded_for : host);
 	puts_(&l, " - - [");
 	puts_(&l, c->clf);
 	puts_(&l, "] \"");
@@ -417,7 +417,7 @@ size_t accesslog_format_json(char *buf, size_t cap, const struct request_record 
 		json_url(&l, nm.url);
 	}
 	jfield_str(&l, "ClientAddr", addr, &first);
-	jfield_str(&l, "ClientHost", host, &first);
+	jfield_str(&l, "ClientHost", r->forwarded_for[0] ? r->forwarded_for : host, &first);
 	jfield_str(&l, "ClientPort", port, &first);
 	jfield_str(&l, "ClientUsername", "-", &first);
 	jfield_u64(&l, "DownstreamContentSize", r->resp_bytes, &first);

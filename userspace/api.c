@@ -540,6 +540,7 @@ static void fill_record(struct api_req *ar, const char *uri)
 	snprintf(r->host, sizeof(r->host), "%s", header(req, "Host"));
 	snprintf(r->user_agent, sizeof(r->user_agent), "%s", header(req, "User-Agent"));
 	snprintf(r->referer, sizeof(r->referer), "%s", header(req, "Referer"));
+	snprintf(r->forwarded_for, sizeof(r->forwarded_for), "%s", header(req, "X-Forwarded-For"));
 	/* libevent has no getter for the version; http_struct.h is its public layout */
 	snprintf(r->proto, sizeof(r->proto), "HTTP/%u.%u", (unsigned)req->major % 10u,
 		 (unsigned)req->minor % 10u);

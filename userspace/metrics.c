@@ -230,6 +230,11 @@ static int cmp_be(const void *a, const void *b)
 	return (int)x->proto - (int)y->proto;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void backend_families(struct strbuf *out, const struct stats_snapshot *s,
 			     const struct model *m)
 {
@@ -258,6 +263,28 @@ static void backend_families(struct strbuf *out, const struct stats_snapshot *s,
 				v[n++] = v[i];
 			}
 		}
+	}
+	/*
+	 * Like Traefik, drop the series of backends that left the configuration, so a churning
+	 * swarm does not grow the scrape forever (their counts are gone from the next scrape).
+	 */
+	if (m) {
+		const char **names = malloc((m->nbackends ? m->nbackends : 1) * sizeof(*names));
+		size_t k = 0;
+
+		if (!names) {
+			free(v);
+			out->oom = true;
+			return;
+		}
+		for (size_t b = 0; b < m->nbackends; b++)
+			names[b] = m->backends[b].name;
+		qsort(names, m->nbackends, sizeof(*names), cmp_str);
+		for (size_t i = 0; i < n; i++)
+			if (bsearch(&v[i].backend, names, m->nbackends, sizeof(*names), cmp_str))
+				v[k++] = v[i];
+		n = k;
+		free(names);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct strbuf l = STRBUF_INIT;

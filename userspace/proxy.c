@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "accesslog.h"
 #include "fastpath.h"
 #include "http1.h"
 #include "log.h"
@@ -344,6 +345,13 @@ static void txn_fill_record(struct client *c, struct txn *t)
 	copy_field(r->user_agent, sizeof(r->user_agent), h ? h->value : NULL, h ? h->value_len : 0);
 	h = http1_find_header(q->headers, q->nheaders, "Referer");
 	copy_field(r->referer, sizeof(r->referer), h ? h->value : NULL, h ? h->value_len : 0);
+	r->forwarded_for[0] = '\0';
+	if (accesslog_enabled()) {
+		/* Traefik logs the incoming X-Forwarded-For as the client host */
+		h = http1_find_header(q->headers, q->nheaders, "X-Forwarded-For");
+		copy_field(r->forwarded_for, sizeof(r->forwarded_for), h ? h->value : NULL,
+			   h ? h->value_len : 0);
+	}
 	strcpy(r->proto, q->minor_version ? "HTTP/1.1" : "HTTP/1.0");
 	r->entrypoint = c->ep;
 	r->entrypoint_name = c->w->cfg->entrypoints[c->ep].name;

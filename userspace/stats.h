@@ -42,6 +42,7 @@ struct request_record {
 	char path[STATS_STR_MAX];	/* request-target as received, truncated */
 	char user_agent[STATS_STR_MAX];
 	char referer[STATS_STR_MAX];
+	char forwarded_for[STATS_STR_MAX];	/* X-Forwarded-For as received (access log only) */
 	char proto[12];			/* "HTTP/1.1" */
 	const char *frontend;		/* snapshot strings: valid during the call only */
 	const char *backend;

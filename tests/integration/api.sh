@@ -158,6 +158,16 @@ curl -s -o "$T/metrics2" "$API/metrics"
 check_eq "reload counted" "$(awk '$1 == "traefik_config_reloads_total" { print $2 }' "$T/metrics2")" 2
 check "last reload time is recent" awk -v now="$(date +%s)" '$1 == "traefik_config_last_reload_success" { exit !($2 > now - 60 && $2 <= now + 1) }' "$T/metrics2"
 
+# a backend leaving the configuration leaves /metrics too (Traefik drops outdated series)
+jq -c 'del(.frontends.g) | del(.backends.dead)' "$CONF" >"$CONF.new" && mv "$CONF.new" "$CONF"
+for _ in $(seq 50); do
+	[ "$(curl -s "$API/api/providers/file/backends" | jq -c keys)" = '["b"]' ] && break
+	sleep 0.1
+done
+curl -s -o "$T/metrics3" "$API/metrics"
+check_eq "removed backend: no series left" "$(grep -c 'backend="dead"' "$T/metrics3")" 0
+check_eq "kept backend: still counted" "$(awk '$1 == "traefik_backend_requests_total{backend=\"b\",code=\"200\",method=\"GET\",protocol=\"http\"}" { print $2 }' "$T/metrics3")" 5
+
 # --- access log (common): one line per request, Traefik's fields
 sleep 0.4	# buffers are written within 100 ms
 ALOG=$T/logs/access.log
@@ -179,11 +189,12 @@ check_eq "RequestCount unique per line" "$counts" 0
 mv "$ALOG" "$ALOG.1"
 kill -USR1 "$SPLICED_PID"
 sleep 0.2
-curl -s -o /dev/null -H 'Host: a.local' "$URL/after-rotate"
+curl -s -o /dev/null -H 'Host: a.local' -H 'X-Forwarded-For: 203.0.113.7' "$URL/after-rotate"
 sleep 0.4
 check "SIGUSR1: still running" kill -0 "$SPLICED_PID"
 check "SIGUSR1: new requests go to the new file" grep -q '"GET /after-rotate ' "$ALOG"
 check "SIGUSR1: the rotated file kept the old lines" grep -q '"GET /x?i=1 ' "$ALOG.1"
+check_match "ClientHost is the incoming X-Forwarded-For, as Traefik logs it" "$(grep '"GET /after-rotate ' "$ALOG")" '^203\.0\.113\.7 - - \['
 
 # --- stderr: one format for every line
 printf 'GET / HTTP/1.1\r\nBad Header: x\r\n\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; cat >&3; cat <&3" >/dev/null

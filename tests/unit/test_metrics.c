@@ -128,6 +128,11 @@ static void test_accesslog(void)
 	CHECK(strstr(line, "\"BackendName\":\"Traefik\",\"BackendURL\":{\"Scheme\":\"\",\"Opaque\":\"\","
 			   "\"User\":null,\"Host\":\"\",\"Path\":\"/x\",\"RawPath\":\"\",\"ForceQuery\":false,"
 			   "\"RawQuery\":\"y=1\"") != NULL, "no route (404) json: BackendURL is the request URL");
+	strcpy(r.forwarded_for, "198.51.100.1, 10.0.0.9");
+	accesslog_format_common(line, sizeof(line), &r, 47);
+	CHECK(strncmp(line, "198.51.100.1, 10.0.0.9 - - [", 28) == 0,
+	      "X-Forwarded-For replaces the client host, as Traefik logs it");
+	r.forwarded_for[0] = '\0';
 	strcpy(r.user_agent, "evil\nline");
 	accesslog_format_common(line, sizeof(line), &r, 44);
 	CHECK(strchr(line, '\n') == line + strlen(line) - 1, "control characters never split a line");
