@@ -122,3 +122,19 @@ if [ "$want_mode" = spliced ]; then
 	check_ge "kernel bytes kept after the flow ended" \
 		"$(awk '$1 == "spliced_fastpath_bytes_total{direction=\"backend_to_client\"}" { print $2 }' "$T/metrics2")" 1000000
 fi
+
+# --- a bulk download (above --fastpath.bulkThreshold, 1 MiB): handed to a tunnel too, one
+# access-log line with every byte, kernel or not
+got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H 'Host: a.local' "http://127.0.0.1:$P/data?size=3m")
+check_eq "3 MiB download through spliced" "$got" "200 3145728"
+sleep 0.4
+check_match "access log: the bulk download's line counts all 3 MiB" \
+	"$(grep '"GET /data?size=3m HTTP/1.1"' "$T/access.log")" '" 200 3145728 "-" "curl/[^"]+" [0-9]+ "f" '
+curl -s -o "$T/metrics3" "$API/metrics"
+check_eq "the download counted once as 200 on backend b" \
+	"$(grep -F 'traefik_backend_requests_total{backend="b",code="200",method="GET",protocol="http"}' "$T/metrics3" | awk '{ print $2 }')" 21
+if [ "$want_mode" = spliced ]; then
+	check_ge "kernel carried most of the download (spliced_fastpath_bytes_total b2c grew)" \
+		$(( $(awk '$1 == "spliced_fastpath_bytes_total{direction=\"backend_to_client\"}" { print $2 }' "$T/metrics3") - \
+		    $(awk '$1 == "spliced_fastpath_bytes_total{direction=\"backend_to_client\"}" { print $2 }' "$T/metrics2") )) 1048576
+fi
