@@ -5,7 +5,7 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libevent-dev libcjson-dev
 libcurl4-openssl-dev pkg-config curl ca-certificates iproute2 procps psmisc
-wrk haproxy nginx-light docker.io busybox-static jq chromium"
+wrk haproxy nginx-light docker.io busybox-static jq chromium prometheus"
 
 missing=""
 for p in $PKGS; do

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "model.h"
 #include "provider_file.h"
+#include "stats.h"
 
 #define FILE_MAX (16 * 1024 * 1024)
 #define DEBOUNCE_MS 100
@@ -147,9 +148,11 @@ void provider_file_reload(void)
 
 	if (!file_path[0])
 		return;
-	if (load(err, sizeof(err)))
+	if (load(err, sizeof(err))) {
+		stats_config_reload_failed();
 		log_error("file provider: configuration rejected, the last good one stays in "
 			  "service: %s", err);
+	}
 	else
 		log_info("file provider: %s reloaded", file_path);
 }

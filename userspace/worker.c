@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "api.h"
 #include "log.h"
 #include "proxy.h"
 #include "tunnel.h"
@@ -244,7 +245,7 @@ int workers_create(const struct config *cfg, struct worker **out, char *err, siz
 			struct accept_ctx *ac;
 
 			/* the API entry point is served by the main thread (api.c) */
-			if (cfg->api && !strcmp(cfg->entrypoints[e].name, cfg->api_entrypoint))
+			if (api_owns_entrypoint(cfg, (int)e))
 				continue;
 			l->ep = (int)e;
 			l->fd = worker_listen_socket(&cfg->entrypoints[e], err, errlen);
