@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "config.h"
 #include "docker_labels.h"
 #include "dynconf.h"
 #include "rule.h"
@@ -237,25 +238,7 @@ static const char *printable(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- label values, with Go's parsing rules ---- */
-
-static int parse_go_bool(const char *s, bool *out)
-{
-	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
-
-	for (size_t i = 0; i < 6; i++) {
-		if (strcmp(s, t[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, f[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
+/* ---- label values, with Go's parsing rules (booleans: config_parse_bool) ---- */
 
 /* strconv.Atoi: optional sign, decimal digits only. */
 static int parse_go_int(const char *s, long lo, long hi, long *out)
@@ -388,7 +371,7 @@ static int check_label_keys(struct docker_build *b, const struct svc *s, const c
 		if (strcmp(k, "traefik.backend.loadbalancer.swarm") == 0) {
 			bool v = false;
 
-			if (!*l->valuestring || (parse_go_bool(l->valuestring, &v) == 0 && !v))
+			if (!*l->valuestring || (config_parse_bool(l->valuestring, &v) == 0 && !v))
 				continue;
 			addmsg(b, LOG_LVL_ERROR,
 			       "service %s: label traefik.backend.loadbalancer.swarm (VIP balancing) is not supported by spliced; service skipped (remove the label to balance over tasks)",
@@ -450,7 +433,7 @@ static int parse_labels(struct docker_build *b, struct svc *s, const struct dock
 
 	s->pass_host = true;
 	v = label(s->labels, "traefik.frontend.passHostHeader");
-	if (v && parse_go_bool(v, &s->pass_host))
+	if (v && config_parse_bool(v, &s->pass_host))
 		BAD("traefik.frontend.passHostHeader", "must be true or false");
 
 	s->method = "wrr";
@@ -1018,7 +1001,7 @@ int docker_labels_build(const cJSON *services, const cJSON *tasks, const cJSON *
 			s->labels = NULL;
 		enabled = o->exposed_by_default;
 		en = label(s->labels, "traefik.enable");
-		if (en && parse_go_bool(en, &enabled)) {
+		if (en && config_parse_bool(en, &enabled)) {
 			char vp[64];
 
 			addmsg(out, LOG_LVL_ERROR,

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "gofmt.h"
 #include "proxy_head.h"
 
 #define MAX_CONN_TOKENS 8
@@ -295,28 +296,8 @@ int head_build_response(struct head_out *o, const char *buf, const struct http1_
 
 const char *head_status_text(int status)
 {
-	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 413: return "Request Entity Too Large";
-	case 414: return "Request URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 499: return "Client Closed Request";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	}
-	return "";
+	/* 499 is Traefik's own code for a client that went away; the rest are Go's texts */
+	return status == 499 ? "Client Closed Request" : gofmt_status_text(status);
 }
 
 /* "Sun, 29 Nov 2026 10:00:00 GMT", formatted at most once a second per thread. */
