@@ -169,20 +169,8 @@ static uint64_t real_ns(void)
 
 static void client_want(struct client *c, bool rd, bool wr)
 {
-	if (rd != c->rev_on) {
-		if (rd)
-			event_add(c->rev, NULL);
-		else
-			event_del(c->rev);
-		c->rev_on = rd;
-	}
-	if (wr != c->wev_on) {
-		if (wr)
-			event_add(c->wev, NULL);
-		else
-			event_del(c->wev);
-		c->wev_on = wr;
-	}
+	worker_event_want(c->rev, &c->rev_on, rd);
+	worker_event_want(c->wev, &c->wev_on, wr);
 }
 
 /* May the client buffer move (compact or grow)? Not while parsed fields point into it. */

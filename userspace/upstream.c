@@ -63,20 +63,8 @@ static void pool_unlink(struct upstream *u)
 
 void upstream_want(struct upstream *u, bool rd, bool wr)
 {
-	if (rd != u->rev_on) {
-		if (rd)
-			event_add(u->rev, NULL);
-		else
-			event_del(u->rev);
-		u->rev_on = rd;
-	}
-	if (wr != u->wev_on) {
-		if (wr)
-			event_add(u->wev, NULL);
-		else
-			event_del(u->wev);
-		u->wev_on = wr;
-	}
+	worker_event_want(u->rev, &u->rev_on, rd);
+	worker_event_want(u->wev, &u->wev_on, wr);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)

@@ -42,6 +42,14 @@ uint64_t worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+int worker_event_want(struct event *ev, bool *on, bool want)
+{
+	if (want == *on)
+		return 0;
+	*on = want;
+	return want ? event_add(ev, NULL) : event_del(ev);
+}
+
 int worker_listen_socket(const struct entrypoint_conf *ep, char *err, size_t errlen)
 {
 	struct sockaddr_storage addr = ep->addr;

@@ -76,6 +76,12 @@ void workers_destroy(struct worker *ws, int n);
 
 uint64_t worker_now_ms(void);
 
+/*
+ * Arm or disarm ev to match want, touching epoll only on a change (*on tracks the state).
+ * Both proxy.c (client sockets) and upstream.c (backend sockets) drive their events this way.
+ */
+int worker_event_want(struct event *ev, bool *on, bool want);
+
 /* A non-blocking listening socket for ep (SO_REUSEPORT, dual stack for ":port"). fd or -1. */
 int worker_listen_socket(const struct entrypoint_conf *ep, char *err, size_t errlen);
 
