@@ -100,9 +100,9 @@ static const struct flag flags[] = {
 	{ "lifecycle.requestAcceptGraceTimeout", F_DUR, OFF(request_accept_grace), 0, NOSEC,
 	  "keep accepting this long after SIGTERM (/ping answers 503) (default 0)" },
 	{ "respondingTimeouts.readTimeout", F_DUR, OFF(read_timeout), 0, NOSEC,
-	  "max time to read a request head (default 0 = none)" },
+	  "max time from the first byte of a request head to its end; then the connection is closed (default 0 = none)" },
 	{ "respondingTimeouts.writeTimeout", F_DUR, OFF(write_timeout), 0, NOSEC,
-	  "max time to write a response (default 0 = none)" },
+	  "max time from a request head to the end of its response; then the connection is closed (default 0 = none)" },
 	{ "respondingTimeouts.idleTimeout", F_DUR, OFF(idle_timeout), 0, NOSEC,
 	  "close idle client keep-alive connections after (default 180s)" },
 	{ "idleTimeout", F_DUR, OFF(idle_timeout), 0, NOSEC, "deprecated: respondingTimeouts.idleTimeout" },
@@ -644,7 +644,8 @@ void config_usage(FILE *out)
 		"spliced %s: HTTP load balancer for Docker Swarm, Traefik 1.7 compatible,\n"
 		"with an eBPF sockmap fast path for tunnels and bulk transfers.\n\n"
 		"Usage: spliced [flags]\n"
-		"       spliced flows [--pin DIR]   list live flows from the pinned maps\n\n"
+		"       spliced flows [--fastpath.pin DIR] [--json] [--stats]\n"
+		"                                    list live flows from the pinned maps\n\n"
 		"Flags (names are case-insensitive; --flag=value or --flag value; booleans may\n"
 		"be bare; setting any --section.x flag turns --section on):\n",
 		SPLICED_VERSION);

@@ -75,7 +75,8 @@ struct outdir {
 
 enum deadline_kind {
 	DL_NONE = 0,
-	DL_IDLE,		/* keep-alive idle / head not complete */
+	DL_IDLE,		/* keep-alive idle (and head not complete, without a read timeout) */
+	DL_HEAD,		/* respondingTimeouts.readTimeout: the head is taking too long */
 	DL_CONNECT,		/* dialTimeout */
 	DL_RESPONSE,		/* responseHeaderTimeout */
 };
@@ -94,6 +95,7 @@ struct txn {
 	struct http1_header hdrs[MAX_HEADERS];
 	size_t head_len;
 	size_t body_off;	/* in c->buf: next request-body byte to forward */
+	uint64_t write_deadline_ms;	/* respondingTimeouts.writeTimeout, 0 = none */
 	bool head_consumed;	/* c->off == body_off from now on */
 	struct model_hold *hold;
 	struct model_frontend *fe;
@@ -233,6 +235,7 @@ static struct txn *txn_new(void)
 	/* Zero the small state; the big arrays are overwritten before use. */
 	memset(&t->req, 0, sizeof(t->req));
 	t->head_len = t->body_off = 0;
+	t->write_deadline_ms = 0;
 	t->head_consumed = false;
 	t->hold = NULL;
 	t->fe = NULL;
@@ -744,6 +747,8 @@ static void start_request(struct client *c, int head_len)
 
 	t->head_len = (size_t)head_len;
 	t->body_off = c->off + (size_t)head_len;
+	if (c->w->cfg->write_timeout > 0)
+		t->write_deadline_ms = c->w->now_ms + (uint64_t)(c->w->cfg->write_timeout * 1000);
 	t->start_mono_ns = mono_ns();
 	c->nrequests++;
 	txn_fill_record(c, t);
@@ -1039,8 +1044,13 @@ static int try_head(struct client *c)
 	n = http1_parse_request(c->buf + c->off, c->len - c->off, &c->hp, &t->req, NULL, &err);
 	if (n == HTTP1_NEED_MORE) {
 		t->req.method = NULL;
-		if (c->dl != DL_IDLE)
+		/* part of a head is here: from now on the read timeout (if any) applies */
+		if (c->w->cfg->read_timeout > 0) {
+			if (c->dl != DL_HEAD)
+				set_deadline(c, DL_HEAD, c->w->cfg->read_timeout);
+		} else if (c->dl != DL_IDLE) {
 			set_deadline(c, DL_IDLE, c->w->cfg->idle_timeout);
+		}
 		return 0;
 	}
 	if (n < 0) {
@@ -1415,11 +1425,21 @@ void proxy_tick(struct worker *w)
 
 	for (c = w->clients; c; c = next) {
 		next = c->next;
+		if (c->t && c->t->write_deadline_ms && c->t->write_deadline_ms <= w->now_ms) {
+			/* respondingTimeouts.writeTimeout: like Go's server, give up the connection */
+			log_debug("client %s: write timeout", c->ip);
+			client_close(c);
+			continue;
+		}
 		if (c->dl == DL_NONE || c->deadline_ms > w->now_ms)
 			continue;
 		switch (c->dl) {
 		case DL_IDLE:
 			log_debug("client %s: idle timeout", c->ip);
+			client_close(c);
+			break;
+		case DL_HEAD:
+			log_debug("client %s: read timeout with the request head incomplete", c->ip);
 			client_close(c);
 			break;
 		case DL_CONNECT:

@@ -129,6 +129,32 @@ n=$(curl -s -H 'Host: whoami.local' "$URL/" | sed -n 's/^Name: //p')
 check_eq "broken file rejected, last good config stays" "$n" w3
 check "rejection logged with the line" grep -q 'line [0-9]*, column' "$T/spliced.log"
 
+# --- timeouts, on a second instance: 504 for a slow backend, read and write timeouts close
+P2=$(free_port)
+file_conf "$T/conf2.json" whoami.local "http://127.0.0.1:${ports[0]}"
+spawn spliced2 "$SPLICED" "--entryPoints=Name:http Address:127.0.0.1:$P2" --fastpath=off \
+	--file.filename="$T/conf2.json" --forwardingTimeouts.responseHeaderTimeout=1 \
+	--respondingTimeouts.readTimeout=1 --loglevel=DEBUG
+wait_port 127.0.0.1 "$P2"
+t0=$(date +%s%N)
+out=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Host: whoami.local' "http://127.0.0.1:$P2/?wait=3s")
+t1=$(date +%s%N)
+check_eq "slow backend -> 504 after responseHeaderTimeout" "$out:$(cat "$T/body")" "504:Gateway Timeout"
+check_le "504 came after about 1 s (ms)" $(( (t1 - t0) / 1000000 )) 2500
+t0=$(date +%s%N)
+printf 'GET / HTTP/1.1\r\nHost: whoami.local\r\n' | "$BUILD/tests/it_rawtcp" -t 10 -d 0 127.0.0.1 "$P2" >"$T/partial.out"
+t1=$(date +%s%N)
+check_eq "readTimeout: an unfinished head gets no answer" "$(wc -c <"$T/partial.out")" 0
+check_le "readTimeout: connection closed after about 1 s (ms)" $(( (t1 - t0) / 1000000 )) 3000
+P3=$(free_port)
+spawn spliced3 "$SPLICED" "--entryPoints=Name:http Address:127.0.0.1:$P3" --fastpath=off \
+	--file.filename="$T/conf2.json" --respondingTimeouts.writeTimeout=1 --loglevel=DEBUG
+wait_port 127.0.0.1 "$P3"
+curl -s -o /dev/null -H 'Host: whoami.local' "http://127.0.0.1:$P3/?wait=3s"
+check_eq "writeTimeout: a response later than 1 s is cut (curl: empty reply)" "$?" 52
+out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: whoami.local' "http://127.0.0.1:$P3/")
+check_eq "writeTimeout: a quick response is untouched" "$out" 200
+
 # --- SIGTERM: in-flight request finishes, then exit 0
 file_conf "$CONF" whoami.local "http://127.0.0.1:${ports[3]}"
 sleep 0.5
