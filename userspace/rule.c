@@ -7,8 +7,8 @@
  * matcher keeps the gorilla/mux semantics Traefik wires up: paths are matched percent-decoded,
  * Path templates are strict-slash (a trailing '/' mismatch is a 301), the Host header is not
  * a header. Most matchers become literal compares with the case folded at compile time;
- * templates and regexes are translated from Go's RE2 syntax to POSIX ERE and run by glibc
- * regexec() on the request bytes in place (REG_STARTEND), which is safe on a shared regex_t.
+ * templates and regexes are translated from Go's RE2 syntax to POSIX ERE (rule_re.c) and run
+ * by glibc regexec() on the request bytes in place (REG_STARTEND), safe on a shared regex_t.
  * After rule_compile() nothing allocates: matching and rewriting use the stack (at most
  * about 33 KiB) and the caller's buffer.
  */
@@ -23,21 +23,18 @@
 
 #include "log.h"
 #include "rule.h"
+#include "rule_re.h"
+#include "strbuf.h"
 
-#define RULE_RE_GROUPS	32		/* capture groups of one Go regex */
-#define RULE_RE_SUBS	64		/* POSIX groups after translation */
 #define RULE_WORK_MAX	(2 * RULE_PATH_MAX)	/* rewrite work buffers */
 
 /* ---------------------------------------------------------------------------------------- */
 /* Compiled form                                                                             */
 
-struct rule_re {
+struct rule_rx {
 	regex_t re;
-	struct rule_re *next;		/* every regex of a rule, for regfree() */
-	int ngo;			/* capture groups in the Go source */
-	int go2posix[RULE_RE_GROUPS + 1];
-	const char *names[RULE_RE_GROUPS + 1];	/* Go group names (NULL: unnamed) */
-	size_t name_len[RULE_RE_GROUPS + 1];
+	struct rule_rx *next;		/* every regex of a rule, for regfree() */
+	struct rule_re_info info;	/* Go capture groups (ReplacePathRegex) */
 };
 
 /* One argument of a matcher: an alternative (ORed) or a name/value pair (ANDed). */
@@ -46,7 +43,7 @@ struct rule_alt {
 	size_t len;
 	const char *key;	/* Headers*: lowercased header name; Query: the key */
 	size_t key_len;
-	struct rule_re *re;	/* NULL: compare text literally */
+	struct rule_rx *re;	/* NULL: compare text literally */
 	bool slash;		/* Path: the template ends with '/' (strict slash) */
 	bool any;		/* Query: "k=" matches any value */
 };
@@ -91,11 +88,11 @@ struct rule {
 	size_t add_prefix_len;
 	const char *replace;
 	size_t replace_len;
-	struct rule_re *rep_re;
+	struct rule_rx *rep_re;
 	struct rule_seg *rep;
 	size_t nrep;
 	struct rule_blk *blocks;	/* everything above lives here */
-	struct rule_re *res;
+	struct rule_rx *res;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -257,732 +254,6 @@ static char *rdup(struct rule *r, const char *s, size_t n)
 	return p;
 }
 
-/* Growable string for building POSIX patterns at compile time. */
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_putn(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 64;
-		char *q;
-
-		while (c < b->len + n + 1)
-			c *= 2;
-		q = realloc(b->p, c);
-		if (!q) {
-			b->oom = true;
-			return;
-		}
-		b->p = q;
-		b->cap = c;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_putc(struct sb *b, char c)
-{
-	sb_putn(b, &c, 1);
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-/* Escape one literal byte for a POSIX ERE (Go's QuoteMeta). */
-static void ere_lit(struct sb *b, unsigned char c)
-{
-	if (strchr(".[]()*+?{}|^$\\", c))
-		sb_putc(b, '\\');
-	sb_putc(b, c);
-}
-
-static void ere_quote(struct sb *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		ere_lit(b, s[i]);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Go RE2 syntax -> POSIX ERE                                                                */
-
-/*
- * Byte sets: Go classes are built as a 256-bit set and written back as one POSIX bracket,
- * which sidesteps the differences in bracket syntax (backslashes, ']' and '-' placement).
- * Matching is byte-wise (C locale): a class never holds a multi-byte character.
- */
-struct cset {
-	uint64_t w[4];
-};
-
-static void cs_add(struct cset *s, unsigned lo, unsigned hi)
-{
-	for (unsigned c = lo; c <= hi && c < 256; c++)
-		s->w[c >> 6] |= 1ULL << (c & 63);
-}
-
-static bool cs_has(const struct cset *s, unsigned c)
-{
-	return s->w[c >> 6] >> (c & 63) & 1;
-}
-
-static void cs_or(struct cset *d, const struct cset *s, bool negate)
-{
-	for (int i = 0; i < 4; i++)
-		d->w[i] |= negate ? ~s->w[i] : s->w[i];
-}
-
-static void cs_perl(struct cset *s, char which)
-{
-	switch (which) {
-	case 'd':
-		cs_add(s, '0', '9');
-		break;
-	case 's':
-		cs_add(s, '\t', '\n');
-		cs_add(s, '\f', '\r');
-		cs_add(s, ' ', ' ');
-		break;
-	case 'w':
-		cs_add(s, '0', '9');
-		cs_add(s, 'A', 'Z');
-		cs_add(s, 'a', 'z');
-		cs_add(s, '_', '_');
-		break;
-	}
-}
-
-static const struct {
-	const char *name;
-	unsigned char r[8];	/* ranges lo,hi; 0,0 ends */
-} posix_classes[] = {
-	{ "alnum", { '0', '9', 'A', 'Z', 'a', 'z' } },
-	{ "alpha", { 'A', 'Z', 'a', 'z' } },
-	{ "ascii", { 1, 0x7f } },
-	{ "blank", { '\t', '\t', ' ', ' ' } },
-	{ "cntrl", { 1, 0x1f, 0x7f, 0x7f } },
-	{ "digit", { '0', '9' } },
-	{ "graph", { 0x21, 0x7e } },
-	{ "lower", { 'a', 'z' } },
-	{ "print", { 0x20, 0x7e } },
-	{ "punct", { 0x21, 0x2f, 0x3a, 0x40, 0x5b, 0x60, 0x7b, 0x7e } },
-	{ "space", { '\t', '\r', ' ', ' ' } },
-	{ "upper", { 'A', 'Z' } },
-	{ "word", { '0', '9', 'A', 'Z', 'a', 'z', '_', '_' } },
-	{ "xdigit", { '0', '9', 'A', 'F', 'a', 'f' } },
-};
-
-struct tr {
-	struct sb *o;
-	const char *s;
-	size_t n, i;
-	bool icase;		/* case-insensitive as a whole (REG_ICASE) */
-	bool may_flag;		/* a leading (?i) / (?s) may set the flags */
-	bool dotnl;		/* '.' matches '\n' too */
-	int depth;
-	int ngo, nposix;
-	enum { TR_NONE, TR_ATOM, TR_QUANT, TR_ANCHOR } last;
-	int go2posix[RULE_RE_GROUPS + 1];
-	const char *names[RULE_RE_GROUPS + 1];
-	size_t name_len[RULE_RE_GROUPS + 1];
-	char why[128];
-};
-
-static int tr_fail(struct tr *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int tr_fail(struct tr *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(t->why, sizeof(t->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static bool is_special_in_bracket(unsigned c)
-{
-	return c == ']' || c == '[' || c == '^' || c == '-';
-}
-
-static int tr_emit_set(struct tr *t, struct cset s)
-{
-	struct sb *o = t->o;
-	unsigned n = 0;
-	bool neg, any = false, dash = false;
-
-	s.w[0] &= ~1ULL;	/* NUL cannot appear in a POSIX pattern */
-	for (int i = 0; i < 4; i++)
-		n += __builtin_popcountll(s.w[i]);
-	if (n == 0)
-		return tr_fail(t, "character class matches nothing");
-	if (n == 255) {
-		sb_putc(o, '.');	/* POSIX '.' matches '\n' without REG_NEWLINE */
-		return 0;
-	}
-	neg = n > 127;
-	if (neg) {
-		for (int i = 0; i < 4; i++)
-			s.w[i] = ~s.w[i];
-		s.w[0] &= ~1ULL;
-	} else if (n == 1 && cs_has(&s, '^')) {
-		sb_puts(o, "\\^");
-		return 0;
-	}
-	sb_putc(o, '[');
-	if (neg)
-		sb_putc(o, '^');
-	if (cs_has(&s, ']')) {
-		sb_putc(o, ']');
-		any = true;
-	}
-	for (unsigned c = 1; c < 256; c++) {
-		unsigned lo;
-
-		if (!cs_has(&s, c) || is_special_in_bracket(c))
-			continue;
-		lo = c;
-		while (c + 1 < 256 && cs_has(&s, c + 1) && !is_special_in_bracket(c + 1))
-			c++;
-		sb_putc(o, lo);
-		if (c > lo + 1)
-			sb_putc(o, '-');
-		if (c > lo)
-			sb_putc(o, c);
-		any = true;
-	}
-	if (cs_has(&s, '[')) {
-		sb_putc(o, '[');
-		any = true;
-	}
-	if (cs_has(&s, '^')) {
-		if (!any && !neg) {	/* '^' first would negate: "[-^]" */
-			sb_putc(o, '-');
-			dash = true;
-		}
-		sb_putc(o, '^');
-	}
-	if (cs_has(&s, '-') && !dash)
-		sb_putc(o, '-');
-	sb_putc(o, ']');
-	return 0;
-}
-
-/* UTF-8 encode a code point >= 0x80 into b (returns length). */
-static size_t utf8_put(char *b, unsigned long cp)
-{
-	if (cp < 0x800) {
-		b[0] = 0xc0 | cp >> 6;
-		b[1] = 0x80 | (cp & 0x3f);
-		return 2;
-	}
-	if (cp < 0x10000) {
-		b[0] = 0xe0 | cp >> 12;
-		b[1] = 0x80 | (cp >> 6 & 0x3f);
-		b[2] = 0x80 | (cp & 0x3f);
-		return 3;
-	}
-	b[0] = 0xf0 | cp >> 18;
-	b[1] = 0x80 | (cp >> 12 & 0x3f);
-	b[2] = 0x80 | (cp >> 6 & 0x3f);
-	b[3] = 0x80 | (cp & 0x3f);
-	return 4;
-}
-
-/* \xHH or \x{H...} at t->i (just past 'x'). */
-static int tr_hex(struct tr *t, unsigned long *cp)
-{
-	unsigned long v = 0;
-	size_t i = t->i;
-
-	if (i < t->n && t->s[i] == '{') {
-		size_t start = ++i;
-
-		while (i < t->n && hexval(t->s[i]) >= 0 && v <= 0x10ffff)
-			v = v * 16 + hexval(t->s[i++]);
-		if (i == start || i >= t->n || t->s[i] != '}' || v > 0x10ffff)
-			return tr_fail(t, "invalid \\x{...} escape");
-		i++;
-	} else {
-		if (i + 1 >= t->n || hexval(t->s[i]) < 0 || hexval(t->s[i + 1]) < 0)
-			return tr_fail(t, "invalid \\x escape");
-		v = hexval(t->s[i]) << 4 | hexval(t->s[i + 1]);
-		i += 2;
-	}
-	if (v == 0)
-		return tr_fail(t, "NUL characters are not supported");
-	t->i = i;
-	*cp = v;
-	return 0;
-}
-
-/* Parse {n}, {n,} or {n,m} at s[i]; true with *end past '}' if it is a valid repeat. */
-static bool parse_repeat(const char *s, size_t n, size_t i, size_t *end, long *lo, long *hi)
-{
-	long a = 0, b;
-	size_t j = i + 1;
-
-	if (j >= n || s[j] < '0' || s[j] > '9')
-		return false;
-	while (j < n && s[j] >= '0' && s[j] <= '9' && a <= 100000)
-		a = a * 10 + (s[j++] - '0');
-	b = a;
-	if (j < n && s[j] == ',') {
-		j++;
-		b = -1;
-		if (j < n && s[j] >= '0' && s[j] <= '9') {
-			b = 0;
-			while (j < n && s[j] >= '0' && s[j] <= '9' && b <= 100000)
-				b = b * 10 + (s[j++] - '0');
-		}
-	}
-	if (j >= n || s[j] != '}')
-		return false;
-	*end = j + 1;
-	*lo = a;
-	*hi = b;
-	return true;
-}
-
-static bool next_is_quant(struct tr *t)
-{
-	size_t end;
-	long lo, hi;
-
-	if (t->i >= t->n)
-		return false;
-	switch (t->s[t->i]) {
-	case '*': case '+': case '?':
-		return true;
-	case '{':
-		return parse_repeat(t->s, t->n, t->i, &end, &lo, &hi);
-	}
-	return false;
-}
-
-/* A literal character (code point); multi-byte ones are grouped when a quantifier follows. */
-static void tr_char(struct tr *t, unsigned long cp)
-{
-	char b[4];
-	size_t n;
-
-	t->last = TR_ATOM;
-	if (cp < 0x80) {
-		ere_lit(t->o, cp);
-		return;
-	}
-	n = utf8_put(b, cp);
-	if (next_is_quant(t)) {
-		sb_putc(t->o, '(');
-		sb_putn(t->o, b, n);
-		sb_putc(t->o, ')');
-		t->nposix++;
-	} else {
-		sb_putn(t->o, b, n);
-	}
-}
-
-/* One character of a class at t->i: a byte in *c, or a Perl class added to *set. */
-static int tr_class_item(struct tr *t, unsigned *c, struct cset *set, bool *is_set)
-{
-	unsigned char ch = t->s[t->i];
-	unsigned long cp;
-
-	*is_set = false;
-	if (ch >= 0x80)
-		return tr_fail(t, "non-ASCII characters in a class are not supported");
-	if (ch != '\\') {
-		t->i++;
-		*c = ch;
-		return 0;
-	}
-	if (t->i + 1 >= t->n)
-		return tr_fail(t, "trailing backslash");
-	ch = t->s[t->i + 1];
-	t->i += 2;
-	switch (ch) {
-	case 'd': case 's': case 'w': {
-		struct cset p = { { 0 } };
-
-		cs_perl(&p, ch);
-		cs_or(set, &p, false);
-		*is_set = true;
-		return 0;
-	}
-	case 'D': case 'S': case 'W': {
-		struct cset p = { { 0 } };
-
-		cs_perl(&p, ch + 32);
-		cs_or(set, &p, true);
-		*is_set = true;
-		return 0;
-	}
-	case 'a': *c = 7; return 0;
-	case 'f': *c = '\f'; return 0;
-	case 't': *c = '\t'; return 0;
-	case 'n': *c = '\n'; return 0;
-	case 'r': *c = '\r'; return 0;
-	case 'v': *c = '\v'; return 0;
-	case 'x':
-		if (tr_hex(t, &cp))
-			return -1;
-		if (cp >= 0x80)
-			return tr_fail(t, "non-ASCII characters in a class are not supported");
-		*c = cp;
-		return 0;
-	case 'p': case 'P':
-		return tr_fail(t, "Unicode classes (\\p) are not supported");
-	}
-	if (ch < 0x80 && ch > ' ' && ch != 0x7f && !((ch | 32) >= 'a' && (ch | 32) <= 'z') &&
-	    !(ch >= '0' && ch <= '9')) {
-		*c = ch;
-		return 0;
-	}
-	return tr_fail(t, "invalid escape \\%c in a class", ch);
-}
-
-static int tr_class(struct tr *t)
-{
-	struct cset set = { { 0 } };
-	bool neg = false, first = true;
-
-	t->i++;			/* '[' */
-	if (t->i < t->n && t->s[t->i] == '^') {
-		neg = true;
-		t->i++;
-	}
-	for (;;) {
-		unsigned lo, hi;
-		bool is_set;
-
-		if (t->i >= t->n)
-			return tr_fail(t, "missing closing ]");
-		if (t->s[t->i] == ']' && !first) {
-			t->i++;
-			break;
-		}
-		first = false;
-		if (t->s[t->i] == '[' && t->i + 1 < t->n && t->s[t->i + 1] == ':') {
-			const char *end = memmem(t->s + t->i + 2, t->n - t->i - 2, ":]", 2);
-			const char *name = t->s + t->i + 2;
-			bool cneg = false;
-			size_t k, nl;
-
-			if (!end)
-				return tr_fail(t, "missing closing :]");
-			if (*name == '^') {
-				cneg = true;
-				name++;
-			}
-			nl = end - name;
-			for (k = 0; k < sizeof(posix_classes) / sizeof(posix_classes[0]); k++) {
-				const char *cn = posix_classes[k].name;
-
-				if (strlen(cn) == nl && !memcmp(cn, name, nl))
-					break;
-			}
-			if (k == sizeof(posix_classes) / sizeof(posix_classes[0]))
-				return tr_fail(t, "unknown class [:%.*s:]", (int)nl, name);
-			{
-				struct cset p = { { 0 } };
-				const unsigned char *r = posix_classes[k].r;
-
-				for (int j = 0; j < 8 && r[j]; j += 2)
-					cs_add(&p, r[j], r[j + 1]);
-				if (!strcmp(posix_classes[k].name, "ascii") ||
-				    !strcmp(posix_classes[k].name, "cntrl"))
-					cs_add(&p, 0, 0);
-				cs_or(&set, &p, cneg);
-			}
-			t->i = end - t->s + 2;
-			continue;
-		}
-		if (tr_class_item(t, &lo, &set, &is_set))
-			return -1;
-		if (is_set)
-			continue;
-		if (t->i + 1 < t->n && t->s[t->i] == '-' && t->s[t->i + 1] != ']') {
-			t->i++;
-			if (tr_class_item(t, &hi, &set, &is_set))
-				return -1;
-			if (is_set || hi < lo)
-				return tr_fail(t, "invalid character class range");
-			cs_add(&set, lo, hi);
-		} else {
-			cs_add(&set, lo, lo);
-		}
-	}
-	if (neg) {
-		for (int i = 0; i < 4; i++)
-			set.w[i] = ~set.w[i];
-	}
-	t->last = TR_ATOM;
-	return tr_emit_set(t, set);
-}
-
-static int tr_escape(struct tr *t)
-{
-	unsigned char ch;
-	unsigned long cp;
-
-	if (t->i + 1 >= t->n)
-		return tr_fail(t, "trailing backslash");
-	ch = t->s[t->i + 1];
-	t->i += 2;
-	switch (ch) {
-	case 'd': case 's': case 'w': case 'D': case 'S': case 'W': {
-		struct cset p = { { 0 } }, s = { { 0 } };
-
-		cs_perl(&p, ch | 32);
-		cs_or(&s, &p, ch < 'a');
-		t->last = TR_ATOM;
-		return tr_emit_set(t, s);
-	}
-	case 'A':
-		sb_putc(t->o, '^');
-		t->last = TR_ANCHOR;
-		return 0;
-	case 'z':
-		sb_putc(t->o, '$');
-		t->last = TR_ANCHOR;
-		return 0;
-	case 'b': case 'B':
-		sb_putc(t->o, '\\');	/* glibc knows \b and \B (ASCII word boundary) */
-		sb_putc(t->o, ch);
-		t->last = TR_ANCHOR;
-		return 0;
-	case 'a': tr_char(t, 7); return 0;
-	case 'f': tr_char(t, '\f'); return 0;
-	case 't': tr_char(t, '\t'); return 0;
-	case 'n': tr_char(t, '\n'); return 0;
-	case 'r': tr_char(t, '\r'); return 0;
-	case 'v': tr_char(t, '\v'); return 0;
-	case 'x':
-		if (tr_hex(t, &cp))
-			return -1;
-		tr_char(t, cp);
-		return 0;
-	case 'Q': {
-		const char *e = memmem(t->s + t->i, t->n - t->i, "\\E", 2);
-		size_t end = e ? (size_t)(e - t->s) : t->n;
-
-		if (end == t->i) {	/* empty \Q\E */
-			t->i = e ? end + 2 : end;
-			return 0;
-		}
-		while (t->i < end) {
-			unsigned char c = t->s[t->i];
-
-			if (c >= 0x80)
-				return tr_fail(t, "non-ASCII in \\Q...\\E is not supported");
-			t->i++;
-			tr_char(t, c);
-		}
-		t->i = e ? end + 2 : end;
-		return 0;
-	}
-	case 'p': case 'P':
-		return tr_fail(t, "Unicode classes (\\p) are not supported");
-	}
-	if (ch >= '0' && ch <= '9')
-		return tr_fail(t, "backreferences and octal escapes (\\%c) are not supported", ch);
-	if (ch < 0x80 && ch > ' ' && ch != 0x7f && !((ch | 32) >= 'a' && (ch | 32) <= 'z')) {
-		tr_char(t, ch);
-		return 0;
-	}
-	return tr_fail(t, "invalid escape sequence \\%c", ch >= ' ' && ch < 0x7f ? ch : '?');
-}
-
-static int tr_group(struct tr *t)
-{
-	const char *s = t->s;
-	size_t i = t->i + 1;	/* past '(' */
-	bool capture = true;
-
-	if (i < t->n && s[i] == '?') {
-		size_t j = i + 1;
-
-		if (j < t->n && s[j] == ':') {
-			capture = false;
-			i = j + 1;
-		} else if (j < t->n && (s[j] == 'P' || s[j] == '<')) {
-			size_t ns, ne;
-
-			if (s[j] == 'P')
-				j++;
-			if (j >= t->n || s[j] != '<')
-				return tr_fail(t, "invalid named group");
-			ns = ++j;
-			while (j < t->n && (s[j] == '_' || (s[j] >= '0' && s[j] <= '9') ||
-					    ((s[j] | 32) >= 'a' && (s[j] | 32) <= 'z')))
-				j++;
-			ne = j;
-			if (ne == ns || j >= t->n || s[j] != '>')
-				return tr_fail(t, "invalid named group");
-			if (t->ngo >= RULE_RE_GROUPS)
-				return tr_fail(t, "more than %d groups", RULE_RE_GROUPS);
-			t->names[t->ngo + 1] = s + ns;
-			t->name_len[t->ngo + 1] = ne - ns;
-			i = j + 1;
-		} else {
-			bool fi = false, fs = false;
-
-			while (j < t->n && (s[j] == 'i' || s[j] == 's')) {
-				if (s[j] == 'i')
-					fi = true;
-				else
-					fs = true;
-				j++;
-			}
-			if (j >= t->n || (s[j] != ')' && s[j] != ':') || (!fi && !fs))
-				return tr_fail(t, "flags other than i and s are not supported");
-			if (s[j] == ')' && t->i == 0 && t->may_flag) {
-				t->icase |= fi;
-				t->dotnl |= fs;
-				t->i = j + 1;
-				return 0;
-			}
-			if ((fi && !t->icase) || (fs && !t->dotnl))
-				return tr_fail(t, "(?i) and (?s) are only supported at the start");
-			if (s[j] == ')') {	/* already in effect */
-				t->i = j + 1;
-				return 0;
-			}
-			capture = false;
-			i = j + 1;
-		}
-	}
-	if (capture) {
-		if (t->ngo >= RULE_RE_GROUPS)
-			return tr_fail(t, "more than %d groups", RULE_RE_GROUPS);
-		t->ngo++;
-		t->go2posix[t->ngo] = t->nposix + 1;
-	}
-	t->nposix++;
-	t->depth++;
-	sb_putc(t->o, '(');
-	t->i = i;
-	t->last = TR_NONE;
-	return 0;
-}
-
-static int tr_quant(struct tr *t, const char *q, size_t qlen)
-{
-	if (t->last == TR_NONE)
-		return tr_fail(t, "missing argument to repetition operator");
-	if (t->last == TR_QUANT)
-		return tr_fail(t, "invalid nested repetition operator");
-	if (t->last == TR_ANCHOR)
-		return tr_fail(t, "repetition of an anchor is not supported");
-	sb_putn(t->o, q, qlen);
-	t->last = TR_QUANT;
-	if (t->i < t->n && t->s[t->i] == '?')
-		return tr_fail(t, "non-greedy repetition is not supported");
-	return 0;
-}
-
-/* Translate t->s[0..n) (Go syntax) to POSIX ERE, appended to t->o. 0 or -1 (t->why). */
-static int tr_run(struct tr *t)
-{
-	while (t->i < t->n) {
-		unsigned char c = t->s[t->i];
-		size_t end;
-		long lo, hi;
-		int rc = 0;
-
-		switch (c) {
-		case '\\':
-			rc = tr_escape(t);
-			break;
-		case '[':
-			rc = tr_class(t);
-			break;
-		case '(':
-			rc = tr_group(t);
-			break;
-		case ')':
-			if (t->depth == 0)
-				return tr_fail(t, "unexpected )");
-			t->depth--;
-			sb_putc(t->o, ')');
-			t->i++;
-			t->last = TR_ATOM;
-			break;
-		case '|':
-			sb_putc(t->o, '|');
-			t->i++;
-			t->last = TR_NONE;
-			break;
-		case '^': case '$':
-			sb_putc(t->o, c);
-			t->i++;
-			t->last = TR_ANCHOR;
-			break;
-		case '.':
-			sb_puts(t->o, t->dotnl ? "." : "[^\n]");
-			t->i++;
-			t->last = TR_ATOM;
-			break;
-		case '*': case '+': case '?':
-			t->i++;
-			rc = tr_quant(t, (const char *)&t->s[t->i - 1], 1);
-			break;
-		case '{':
-			if (parse_repeat(t->s, t->n, t->i, &end, &lo, &hi)) {
-				size_t at = t->i;
-
-				if (lo > 1000 || hi > 1000 || (hi >= 0 && hi < lo))
-					return tr_fail(t, "invalid repeat count");
-				t->i = end;
-				rc = tr_quant(t, t->s + at, end - at);
-			} else {
-				t->i++;
-				tr_char(t, '{');
-			}
-			break;
-		default:
-			if (c < 0x80) {
-				t->i++;
-				tr_char(t, c);
-			} else {
-				/* copy one UTF-8 sequence as it is */
-				size_t j = t->i + 1;
-				char b[8];
-
-				while (j < t->n && j - t->i < 4 &&
-				       ((unsigned char)t->s[j] & 0xc0) == 0x80)
-					j++;
-				memcpy(b, t->s + t->i, j - t->i);
-				end = j - t->i;
-				t->i = j;
-				t->last = TR_ATOM;
-				if (next_is_quant(t)) {
-					sb_putc(t->o, '(');
-					sb_putn(t->o, b, end);
-					sb_putc(t->o, ')');
-					t->nposix++;
-				} else {
-					sb_putn(t->o, b, end);
-				}
-			}
-		}
-		if (rc)
-			return -1;
-	}
-	if (t->depth)
-		return tr_fail(t, "missing )");
-	if (t->nposix > RULE_RE_SUBS)
-		return tr_fail(t, "too many groups");
-	return 0;
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Compilation                                                                               */
 
@@ -1055,10 +326,10 @@ static int cc_nomem(struct cc *c)
 }
 
 /* regcomp() a translated pattern and keep it for rule_free(). */
-static int cc_regcomp(struct cc *c, struct sb *o, const char *what, int cflags, struct tr *t,
-		      struct rule_re **out)
+static int cc_regcomp(struct cc *c, struct strbuf *o, const char *what, int cflags,
+		      const struct rule_re_info *info, struct rule_rx **out)
 {
-	struct rule_re *re;
+	struct rule_rx *re;
 	char msg[128];
 	int rc;
 
@@ -1067,37 +338,35 @@ static int cc_regcomp(struct cc *c, struct sb *o, const char *what, int cflags, 
 	re = ralloc(c->r, sizeof(*re));
 	if (!re)
 		return cc_nomem(c);
-	rc = regcomp(&re->re, o->p, REG_EXTENDED | cflags);
+	rc = regcomp(&re->re, o->buf, REG_EXTENDED | cflags);
 	if (rc) {
 		regerror(rc, &re->re, msg, sizeof(msg));
 		return cc_fail(c, "regex \"%s\": %s", what, msg);
 	}
 	re->next = c->r->res;
 	c->r->res = re;
-	if (t) {
-		re->ngo = t->ngo;
-		memcpy(re->go2posix, t->go2posix, sizeof(re->go2posix));
-		memcpy(re->names, t->names, sizeof(re->names));
-		memcpy(re->name_len, t->name_len, sizeof(re->name_len));
-	}
+	if (info)
+		re->info = *info;
 	*out = re;
 	return 0;
 }
 
 /* Compile a plain Go regex (HeadersRegexp, ReplacePathRegex): unanchored. */
-static int go_regex(struct cc *c, const char *src, bool nosub, struct rule_re **out)
+static int go_regex(struct cc *c, const char *src, bool nosub, struct rule_rx **out)
 {
-	struct sb o = { 0 };
-	struct tr t = { .o = &o, .s = src, .n = strlen(src), .may_flag = true };
+	struct strbuf o = STRBUF_INIT;
+	struct rule_re_info info;
+	char why[128];
 	int rc;
 
-	if (tr_run(&t)) {
-		free(o.p);
-		return cc_fail(c, "regex \"%s\": %s", src, t.why);
+	if (rule_re_translate(&o, src, strlen(src), RULE_RE_LEAD_FLAGS, &info, why, sizeof(why))) {
+		strbuf_release(&o);
+		return cc_fail(c, "regex \"%s\": %s", src, why);
 	}
-	sb_putn(&o, "", 0);	/* an empty regex must still be a string */
-	rc = cc_regcomp(c, &o, src, (t.icase ? REG_ICASE : 0) | (nosub ? REG_NOSUB : 0), &t, out);
-	free(o.p);
+	strbuf_add(&o, "", 0);	/* an empty regex must still be a string */
+	rc = cc_regcomp(c, &o, src, (info.icase ? REG_ICASE : 0) | (nosub ? REG_NOSUB : 0), &info,
+			out);
+	strbuf_release(&o);
 	return rc;
 }
 
@@ -1113,7 +382,8 @@ static int tpl_compile(struct cc *c, const char *tpl, enum tpl_kind kind, bool n
 {
 	size_t n = strlen(tpl), pos = 0, body = n;
 	const char *eq = kind == TPL_QUERY ? strchr(tpl, '=') : NULL;
-	struct sb o = { 0 };
+	struct strbuf o = STRBUF_INIT;
+	char why[128];
 	int level = 0, rc;
 	bool vars = false;
 
@@ -1166,16 +436,15 @@ static int tpl_compile(struct cc *c, const char *tpl, enum tpl_kind kind, bool n
 		}
 		return 0;
 	}
-	sb_putc(&o, '^');
+	strbuf_putc(&o, '^');
 	while (pos < body) {
 		size_t i = pos, j, colon;
 		const char *patt;
 		size_t plen;
-		struct tr t = { .o = &o, .icase = kind == TPL_HOST };
 
 		while (i < body && tpl[i] != '{')
 			i++;
-		ere_quote(&o, tpl + pos, i - pos);
+		rule_re_quote(&o, tpl + pos, i - pos);
 		if (i == body)
 			break;
 		level = 0;
@@ -1195,29 +464,29 @@ static int tpl_compile(struct cc *c, const char *tpl, enum tpl_kind kind, bool n
 			plen = strlen(patt);
 		}
 		if (colon == i + 1 || plen == 0) {
-			free(o.p);
+			strbuf_release(&o);
 			return cc_fail(c, "missing name or pattern in \"%.*s\"", (int)(j + 1 - i),
 				       tpl + i);
 		}
-		t.s = patt;
-		t.n = plen;
-		sb_putc(&o, '(');
-		if (tr_run(&t)) {
-			free(o.p);
-			return cc_fail(c, "regex \"%.*s\": %s", (int)plen, patt, t.why);
+		strbuf_putc(&o, '(');
+		rc = rule_re_translate(&o, patt, plen, kind == TPL_HOST ? RULE_RE_ICASE : 0, NULL,
+				       why, sizeof(why));
+		if (rc) {
+			strbuf_release(&o);
+			return cc_fail(c, "regex \"%.*s\": %s", (int)plen, patt, why);
 		}
-		sb_putc(&o, ')');
+		strbuf_putc(&o, ')');
 		pos = j + 1;
 	}
 	if (kind == TPL_PATH)
-		sb_puts(&o, "/?");
+		strbuf_puts(&o, "/?");
 	if (kind == TPL_QUERY && eq && eq[1] == '\0')
-		sb_puts(&o, "[^\n]*");
+		strbuf_puts(&o, "[^\n]*");
 	if (kind != TPL_PREFIX)
-		sb_putc(&o, '$');
+		strbuf_putc(&o, '$');
 	rc = cc_regcomp(c, &o, tpl, (kind == TPL_HOST ? REG_ICASE : 0) | (nosub ? REG_NOSUB : 0),
 			NULL, &a->re);
-	free(o.p);
+	strbuf_release(&o);
 	if (rc)
 		return rc;
 	a->text = tpl;
@@ -1233,6 +502,23 @@ static struct rule_matcher *new_matcher(struct cc *c, enum rule_kind kind, size_
 	m->nalts = nalts;
 	m->alts = ralloc(c->r, nalts * sizeof(*m->alts));
 	return m->alts ? m : NULL;
+}
+
+/* Host, Method: literal alternatives, their case folded once here by fold(). */
+static int literal_matcher(struct cc *c, enum rule_kind kind, char **args, size_t nargs,
+			   unsigned char (*fold)(unsigned char))
+{
+	struct rule_matcher *m = new_matcher(c, kind, nargs);
+
+	if (!m)
+		return cc_nomem(c);
+	for (size_t i = 0; i < nargs; i++) {
+		for (char *p = args[i]; *p; p++)
+			*p = fold(*p);
+		m->alts[i].text = args[i];
+		m->alts[i].len = strlen(args[i]);
+	}
+	return 0;
 }
 
 /* Longest first, stable (Go's sort.Sort on <= 12 elements is an insertion sort). */
@@ -1297,7 +583,7 @@ static int parse_replacement(struct cc *c, const char *s)
 		if (s[ns] == '0' && ne - ns > 1)
 			num = -1;
 		if (num >= 0) {
-			if (num <= r->rep_re->ngo)
+			if (num <= r->rep_re->info.ngroups)
 				seg[k++] = (struct rule_seg){ NULL, 0, (int)num };
 		} else {
 			seg[k++] = (struct rule_seg){ s + ns, ne - ns, -2 };
@@ -1316,16 +602,7 @@ static int compile_matcher(struct cc *c, enum rule_fn fn, char **args, size_t na
 
 	switch (fn) {
 	case FN_HOST:
-		m = new_matcher(c, RULE_K_HOST, nargs);
-		if (!m)
-			return cc_nomem(c);
-		for (size_t i = 0; i < nargs; i++) {
-			for (char *p = args[i]; *p; p++)
-				*p = lower(*p);
-			m->alts[i].text = args[i];
-			m->alts[i].len = strlen(args[i]);
-		}
-		return 0;
+		return literal_matcher(c, RULE_K_HOST, args, nargs, lower);
 	case FN_HOST_REGEXP:
 		m = new_matcher(c, RULE_K_HOST_RE, nargs);
 		if (!m)
@@ -1336,16 +613,7 @@ static int compile_matcher(struct cc *c, enum rule_fn fn, char **args, size_t na
 		/* literal templates compare like Host */
 		return 0;
 	case FN_METHOD:
-		m = new_matcher(c, RULE_K_METHOD, nargs);
-		if (!m)
-			return cc_nomem(c);
-		for (size_t i = 0; i < nargs; i++) {
-			for (char *p = args[i]; *p; p++)
-				*p = upper(*p);
-			m->alts[i].text = args[i];
-			m->alts[i].len = strlen(args[i]);
-		}
-		return 0;
+		return literal_matcher(c, RULE_K_METHOD, args, nargs, upper);
 	case FN_PATH_STRIP:
 	case FN_PATH_STRIP_REGEX:
 	case FN_PATH_PREFIX_STRIP:
@@ -1672,7 +940,7 @@ void rule_free(struct rule *r)
 
 	if (!r)
 		return;
-	for (struct rule_re *re = r->res; re; re = re->next)
+	for (struct rule_rx *re = r->res; re; re = re->next)
 		regfree(&re->re);
 	while (r->blocks) {
 		struct rule_blk *b = r->blocks;
@@ -1781,7 +1049,7 @@ static int rx_exec(const regex_t *re, const char *s, size_t so, size_t eo, size_
 	return regexec(re, s, nmatch, m, eflags | REG_STARTEND);
 }
 
-static bool rx_match(const struct rule_re *re, const char *s, size_t n)
+static bool rx_match(const struct rule_rx *re, const char *s, size_t n)
 {
 	regmatch_t m[1];
 
@@ -1952,11 +1220,14 @@ bool rule_match(const struct rule *r, const struct rule_input *in)
 /* ---------------------------------------------------------------------------------------- */
 /* Rewriting                                                                                 */
 
-/* Copy a header value to the end of out (below *tail), control characters as spaces. */
-static int put_aux(char *out, size_t *tail, size_t front, const char *s, size_t n,
-		   const char **at)
+/*
+ * Copy a header value to the end of out (below *tail), control characters as spaces, and
+ * point *at / *at_len at it.
+ */
+static int put_aux(char *out, size_t *tail, const char *s, size_t n, const char **at,
+		   size_t *at_len)
 {
-	if (*tail < front + n)
+	if (*tail < n)
 		return -ENOSPC;
 	*tail -= n;
 	for (size_t i = 0; i < n; i++) {
@@ -1965,6 +1236,7 @@ static int put_aux(char *out, size_t *tail, size_t front, const char *s, size_t 
 		out[*tail + i] = (c < 0x20 && c != '\t') || c == 0x7f ? ' ' : c;
 	}
 	*at = out + *tail;
+	*at_len = n;
 	return 0;
 }
 
@@ -1985,7 +1257,8 @@ static size_t utf8_width(const char *s, size_t n)
 static int replace_all(const struct rule *r, const char *src, size_t n, char *dst, size_t cap,
 		       size_t *outlen)
 {
-	const struct rule_re *re = r->rep_re;
+	const struct rule_rx *re = r->rep_re;
+	const struct rule_re_info *gi = &re->info;
 	regmatch_t m[RULE_RE_SUBS + 1];
 	size_t nmatch = re->re.re_nsub < RULE_RE_SUBS ? re->re.re_nsub + 1 : RULE_RE_SUBS + 1;
 	size_t last = 0, pos = 0, w = 0;
@@ -2017,17 +1290,17 @@ static int replace_all(const struct rule *r, const char *src, size_t n, char *ds
 				if (g == -2) {	/* first group of that name that took part */
 					int k;
 
-					for (k = 1; k <= re->ngo; k++)
-						if (re->names[k] && re->name_len[k] == sg->len &&
-						    !memcmp(re->names[k], sg->lit, sg->len) &&
-						    m[re->go2posix[k]].rm_so >= 0)
+					for (k = 1; k <= gi->ngroups; k++)
+						if (gi->names[k] && gi->name_len[k] == sg->len &&
+						    !memcmp(gi->names[k], sg->lit, sg->len) &&
+						    m[gi->go2posix[k]].rm_so >= 0)
 							break;
-					if (k > re->ngo)
+					if (k > gi->ngroups)
 						continue;
 					g = k;
 				}
 				if (g > 0) {
-					int pi = re->go2posix[g];
+					int pi = gi->go2posix[g];
 
 					if ((size_t)pi >= nmatch || m[pi].rm_so < 0)
 						continue;
@@ -2128,10 +1401,9 @@ int rule_rewrite(const struct rule *r, const struct rule_input *in, char *out, s
 		}
 		if (k == SIZE_MAX)
 			return -ENOENT;
-		rc = put_aux(out, &tail, 0, p, k, &rw->fwd_prefix);
+		rc = put_aux(out, &tail, p, k, &rw->fwd_prefix, &rw->fwd_prefix_len);
 		if (rc)
 			return rc;
-		rw->fwd_prefix_len = k;
 		memmove(p, p + k, pl - k);
 		pl -= k;
 		if (has_raw && k <= rl) {
@@ -2182,10 +1454,9 @@ int rule_rewrite(const struct rule *r, const struct rule_input *in, char *out, s
 	if (r->rep_re && rx_match(r->rep_re, p, pl)) {
 		size_t nl;
 
-		rc = put_aux(out, &tail, 0, p, pl, &rw->replaced);
+		rc = put_aux(out, &tail, p, pl, &rw->replaced, &rw->replaced_len);
 		if (rc)
 			return rc;
-		rw->replaced_len = pl;
 		/* out's free front part is the scratch space */
 		rc = replace_all(r, p, pl, out, tail, &nl);
 		if (rc)
@@ -2197,10 +1468,9 @@ int rule_rewrite(const struct rule *r, const struct rule_input *in, char *out, s
 	}
 	if (r->replace) {
 		if (!rw->replaced) {
-			rc = put_aux(out, &tail, 0, p, pl, &rw->replaced);
+			rc = put_aux(out, &tail, p, pl, &rw->replaced, &rw->replaced_len);
 			if (rc)
 				return rc;
-			rw->replaced_len = pl;
 		}
 		memcpy(p, r->replace, r->replace_len);
 		pl = r->replace_len;
