@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strbuf: a growable byte string for building API answers (JSON, Prometheus text) on the
- * API thread. Allocation failure is sticky: later appends are dropped and sb->oom stays set,
+ * strbuf: a growable byte string (API answers: JSON, Prometheus text; compiled rule patterns).
+ * One buffer belongs to one thread at a time. Allocation failure is sticky: later appends are dropped and sb->oom stays set,
  * so callers check once at the end instead of after every append.
  */
 #ifndef SPLICED_STRBUF_H
