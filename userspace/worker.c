@@ -73,6 +73,8 @@ int worker_listen_socket(const struct entrypoint_conf *ep, char *err, size_t err
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* accepted sockets inherit it: one syscall less per connection */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)&addr, alen) < 0) {
@@ -102,7 +104,6 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct accept_ctx *ac = arg;
 	struct worker *w = ac->w;
-	int one = 1;
 
 	(void)what;
 	w->now_ms = worker_now_ms();
@@ -128,7 +129,6 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		proxy_client_new(w, cfd, ac->l->ep, (struct sockaddr *)&peer, plen);
 	}
 }
