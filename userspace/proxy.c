@@ -394,9 +394,14 @@ static int dir_flush(int fd, struct outdir *d, struct body *b, char *src, size_t
 			for (int i = d->iov_i; i < d->head.niov; i++)
 				iov[n++] = d->head.iov[i];
 		if (b->pending) {
-			iov[n].iov_base = src + *off;
-			iov[n].iov_len = b->pending;
-			n++;
+			/* a response relayed as received is one slice: head then body */
+			if (n && (char *)iov[n - 1].iov_base + iov[n - 1].iov_len == src + *off) {
+				iov[n - 1].iov_len += b->pending;
+			} else {
+				iov[n].iov_base = src + *off;
+				iov[n].iov_len = b->pending;
+				n++;
+			}
 		}
 		if (!n) {
 			d->blocked = false;

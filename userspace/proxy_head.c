@@ -290,7 +290,8 @@ int head_build_response(struct head_out *o, const char *buf, const struct http1_
 		ret |= ADD_LIT(o, "Connection: Upgrade\r\n");
 	else if (close)
 		ret |= ADD_LIT(o, "Connection: close\r\n");
-	ret |= ADD_LIT(o, "\r\n");
+	/* the received empty line: with nothing added, head (and body) stay one slice */
+	ret |= add_iov(o, buf + resp->head_len - 2, 2);
 	return ret ? -E2BIG : 0;
 }
 
