@@ -121,7 +121,8 @@ static const struct flag flags[] = {
 	{ "fastpath.bulkThreshold", F_SIZE, OFF(fastpath.bulk_threshold), 0, NOSEC,
 	  "spliced: splice bodies announced larger than this (default 1MiB)" },
 	{ "fastpath.budget", F_SIZE, OFF(fastpath.flow_budget), 0, NOSEC,
-	  "spliced: bytes a flow may queue in the kernel before it is paused to userspace (default 4MiB)" },
+	  "spliced: bytes a spliced flow may hold in the kernel per direction for a slow reader; "
+	  "past it the sender is throttled until the reader catches up (default 32MiB)" },
 	{ "fastpath.maxFlows", F_INT, OFF(fastpath_max_flows), 0, NOSEC,
 	  "spliced: flows the kernel maps hold at once; more are relayed (default 65536)" },
 	{ "configFile", F_UNSUPPORTED, 0, 0, NOSEC,

@@ -25,13 +25,13 @@ struct fastpath_opts {
 	enum fastpath_mode mode;
 	const char *pin_dir;		/* default "/sys/fs/bpf/spliced" */
 	uint64_t bulk_threshold;	/* splice an HTTP body announced above this (bytes) */
-	uint64_t flow_budget;		/* bytes in the kernel per direction before pausing */
+	uint64_t flow_budget;		/* bytes in the kernel per direction before throttling */
 	uint32_t max_flows;		/* flows in the maps (spliced + listed relayed); 0: 65536 */
 };
 
 #define FASTPATH_DEFAULT_PIN_DIR	"/sys/fs/bpf/spliced"
 #define FASTPATH_DEFAULT_BULK		(1024 * 1024)
-#define FASTPATH_DEFAULT_BUDGET		(4 * 1024 * 1024)
+#define FASTPATH_DEFAULT_BUDGET		(32 * 1024 * 1024)
 
 /* Parse "auto|on|off" (any case). 0 or -EINVAL. */
 int fastpath_parse_mode(const char *s, enum fastpath_mode *out);
@@ -43,7 +43,7 @@ int fastpath_parse_mode(const char *s, enum fastpath_mode *out);
  */
 int fastpath_init(const struct fastpath_opts *o, char *err, size_t errlen);
 bool fastpath_enabled(void);
-/* True when the verdict enforces flow_budget itself; else call fastpath_pair_credit(). */
+/* True when the verdict enforces flow_budget itself; else refresh the credit (pair_ctl). */
 bool fastpath_kernel_budget(void);
 const struct fastpath_opts *fastpath_options(void);
 /* Why the fast path is off ("disabled by --fastpath=off", "canary: ..."), or NULL if on. */
@@ -59,8 +59,9 @@ struct fastpath_stats {
 	uint64_t bytes_b2c;
 	uint64_t fallback_insert;	/* per-flow fallbacks to userspace, by reason */
 	uint64_t fallback_state;	/* socket not ESTABLISHED / RDHUP pending */
-	uint64_t fallback_budget;	/* paused to userspace past the memory budget */
+	uint64_t fallback_budget;	/* throttled at the memory budget (they resume) */
 	uint64_t fallback_dup;		/* duplicate-bytes guard tripped */
+	uint64_t relayed_bytes;		/* bytes of spliced flows relayed in userspace */
 	int canary_ok;			/* 1 passed, 0 failed, -1 not run */
 };
 void fastpath_stats_get(struct fastpath_stats *out);
@@ -90,14 +91,14 @@ int fastpath_cookie(int fd, uint64_t *out);
 
 /*
  * Splice a pair at a quiet point (nothing unread in userspace buffers, no partly read skb in
- * either socket). Writes the sp_flows entry (init, state set to SPLICED) and both sp_sides
- * entries (limit[i]: bytes the kernel may redirect from fd[i]; SP_LIMIT_NONE) and credits
- * (the flow budget), snapshots
- * the TCP counters, inserts fd[quiet] first, then the other, and kicks fd[i] for each i with
- * kick[i] so bytes queued before the insert are verdicted. On failure a negative errno is
- * returned and everything written is removed again, except when the second insert failed:
- * then p->in_maps stays true and the quiet socket stays in sp_sockhash, paused (it passes
- * everything to userspace, in order); release the pair once that socket is done.
+ * either socket). Writes the sp_flows entry (init, state set to SPLICED), both sp_sides
+ * entries (limit[i]: bytes that may still arrive on fd[i]; SP_LIMIT_NONE) and both sp_ctl
+ * entries (nothing relayed, the flow budget as credit), sizes both send buffers for the
+ * budget, snapshots the TCP counters, inserts fd[quiet] first, then the other, and kicks
+ * fd[i] for each i with kick[i] so bytes queued before the insert are verdicted. On failure a
+ * negative errno is returned and everything written is removed again, except when the second
+ * insert failed: then p->in_maps stays true and the quiet socket stays in sp_sockhash, paused
+ * (it passes everything to userspace, in order); release the pair once that socket is done.
  */
 int fastpath_pair_splice(struct fastpath_pair *p, const uint64_t limit[2],
 			 const struct sp_flow *init, int quiet, const bool kick[2]);
@@ -105,19 +106,30 @@ int fastpath_pair_splice(struct fastpath_pair *p, const uint64_t limit[2],
 /* The flow's current entry (counters) into out. 0 or -errno. */
 int fastpath_pair_read(const struct fastpath_pair *p, struct sp_flow *out);
 
-/*
- * Progress of direction dir since the splice: *in = bytes that arrived on fd[dir] (eof: the
- * caller saw EOF there, so one FIN is discounted), *out = bytes that entered fd[!dir]'s send
- * queue, less user_out (what userspace itself wrote to fd[!dir] since the splice).
- */
-int fastpath_pair_progress(const struct fastpath_pair *p, int dir, bool eof, uint64_t user_out,
-			   uint64_t *in, uint64_t *out);
+/* The sp_sides entry of fd[dir] (pause state, passed bytes) into out. 0 or -errno. */
+int fastpath_pair_side(const struct fastpath_pair *p, int dir, struct sp_side *out);
+
+/* TCP progress of direction dir since the splice (see fastpath_pair_progress). */
+struct fastpath_progress {
+	uint64_t in;		/* bytes that arrived on fd[dir] */
+	uint64_t out;		/* bytes that entered fd[!dir]'s send queue (kernel and userspace) */
+	uint64_t unacked;	/* of those, still in the send queue (not acknowledged) */
+};
 
 /*
- * Let the kernel redirect direction dir's bytes up to credit (counted from the splice);
- * past it the side pauses for good. The splice starts with the budget as credit. 0 or -errno.
+ * Progress of direction dir since the splice into pr. eof: the caller saw EOF on fd[dir], so
+ * one FIN is discounted from pr->in. 0 or -errno.
  */
-int fastpath_pair_credit(const struct fastpath_pair *p, int dir, uint64_t credit);
+int fastpath_pair_progress(const struct fastpath_pair *p, int dir, bool eof,
+			   struct fastpath_progress *pr);
+
+/*
+ * Tell the verdict about direction dir: relayed = bytes userspace wrote to fd[!dir] since the
+ * splice (a throttled side resumes once it equals the bytes it passed), credit = what
+ * redirected + relayed may reach (credit mode only; the splice starts with the budget).
+ * 0 or -errno.
+ */
+int fastpath_pair_ctl(const struct fastpath_pair *p, int dir, uint64_t relayed, uint64_t credit);
 
 /*
  * Remove the pair from every map. Call only once both directions have drained (removing a

@@ -4,22 +4,26 @@
  * else relayed in userspace, and closes both sockets; the caller gets one callback.
  *
  * Each direction is a small state machine: RELAY (userspace reads and writes), KERNEL (the
- * BPF verdict redirects), PAUSING (the kernel passed bytes to userspace: wait until what it
- * redirected before has left for the peer, then RELAY), EOF_DRAIN (EOF while in the kernel:
- * wait for the drain, then shut the peer's write side) and DONE. A spliced direction never
- * goes back to KERNEL: bytes passed to userspace would be overtaken.
+ * BPF verdict redirects), PAUSING (the verdict passes bytes to userspace: wait until what it
+ * redirected before has entered the peer's send queue), EOF_DRAIN (EOF while in the kernel:
+ * wait for the drain, then shut the peer's write side) and DONE. A pause for good (a byte
+ * limit inside an skb, a failed redirect) ends in RELAY. A throttle (the peer holds the flow
+ * budget: a slow reader) ends in a catch-up: RELAY until every passed byte is written on,
+ * then KERNEL again; the verdict itself resumes redirecting at the next skb once the peer's
+ * send queue holds all passed bytes, so nothing is ever overtaken.
  *
- * No event fires when the kernel has drained, and the kernel's queue towards a slow reader
- * has no bound of its own, so a per-tunnel timer reads the flow counters: it raises the
- * budget credit as the reader progresses (the verdict pauses the side past it) and
- * completes drains. Spliced sockets are watched for RDHUP only, in a per-thread epoll set
- * registered in the thread's event_base (EPOLLIN would wake on every redirected skb).
+ * No event fires when the kernel has drained or throttled, so a per-tunnel timer reads the
+ * flow counters: every millisecond (libevent rounds that to the 4 ms clock tick here) while
+ * bytes move, less and less often while they don't. Spliced sockets are watched for RDHUP
+ * only, in a per-thread epoll set registered in the thread's event_base (EPOLLIN would wake
+ * on every redirected skb).
  *
- * After a pause the relay reads what the kernel passed to the source socket. Two kernel
- * behaviours measured on 6.18 shape it: such a socket reads as EOF while passed skbs still
- * wait in the kernel's worker queue (so EOF counts only once every passed byte was read),
- * and now and then one skb is verdicted twice (the counters then exceed what TCP received;
- * both sides are reset rather than a corrupt stream forwarded).
+ * Relaying passed bytes meets two kernel behaviours measured on 6.18: a socket reads as EOF
+ * while passed skbs still wait in the kernel's worker queue (so EOF counts only once every
+ * passed byte was read), and the verdict may meet bytes twice when TCP queues a
+ * retransmission that overlaps data already received (the verdict trims the overlap; were
+ * the counters ever to show more bytes than TCP received, both sides are reset rather than a
+ * corrupt stream forwarded).
  *
  * The relay reads into a per-thread 256 KiB scratch buffer and writes straight on; only what
  * the peer does not take is copied aside, and reading stops until it is flushed.
@@ -53,7 +57,8 @@
 #define DRAIN_MAX_US	64000
 #define POLL_MIN_US	200		/* credit refresh bounds while the kernel carries bytes */
 #define POLL_MAX_US	100000
-#define POLL_PAUSE_US	2000		/* busy unlimited direction, budget in the kernel */
+#define POLL_BUSY_US	1000		/* a moving kernel direction: notice a throttle soon */
+#define PAUSE_MAX_US	4000		/* throttled, reader draining: re-check the mark */
 #define LIST_EVERY_NS	100000000ULL	/* relayed flows: sp_flows counters refresh */
 #define EP_BATCH	64
 #define STALL_NS	(30 * 1000000000ULL)	/* a drain without progress this long is a bug */
@@ -73,7 +78,11 @@ struct tunnel_dir {
 	uint64_t user;		/* bytes userspace delivered to the destination */
 	uint64_t kbytes;	/* last seen kernel-redirected count */
 	uint64_t last_kbytes;	/* at the previous check, for the rate */
-	uint64_t credit;	/* last credit written */
+	uint64_t credit;	/* last credit written (credit mode) */
+	uint64_t user0;		/* user at the splice: relayed since = user - user0 */
+	uint64_t told;		/* relayed count last written to sp_ctl */
+	uint32_t reason;	/* why the kernel side paused (enum sp_pause_reason) */
+	bool catchup;		/* relaying what a throttled side passed; back to the kernel then */
 	uint64_t wait_since_ns;	/* drain: since when the counters disagree (0: they don't) */
 	char *pend;		/* bytes the destination did not take yet */
 	size_t pend_off, pend_len, pend_cap;
@@ -138,6 +147,13 @@ static __thread struct tunnel_thread *tls_thread;
 static atomic_flag warned_insert = ATOMIC_FLAG_INIT;
 
 static void relay_pump(struct tunnel *t, int i);
+static uint64_t tx_outq(int fd);
+
+/* Bytes userspace wrote for direction d since the splice. */
+static uint64_t relayed(const struct tunnel_dir *d)
+{
+	return d->user - d->user0;
+}
 static void check_cb(evutil_socket_t fd, short what, void *arg);
 static void finish(struct tunnel *t, int error);
 
@@ -375,6 +391,7 @@ static void finish(struct tunnel *t, int error)
 		STAT_ADD(flows_active, (uint64_t)-1);
 		STAT_ADD(bytes_c2b, t->d[0].kbytes);
 		STAT_ADD(bytes_b2c, t->d[1].kbytes);
+		STAT_ADD(relayed_bytes, relayed(&t->d[0]) + relayed(&t->d[1]));
 	}
 	if (t->half_spliced)
 		fastpath_pair_release(&t->pair);
@@ -481,20 +498,22 @@ static void propagate_eof(struct tunnel *t, int i)
  */
 static bool passed_ok(struct tunnel *t, int i)
 {
-	uint64_t in, out, seen;
+	struct fastpath_progress pr;
+	struct sp_side side;
 	struct sp_flow f;
+	uint64_t seen;
 
-	if (fastpath_pair_read(&t->pair, &f) ||
-	    fastpath_pair_progress(&t->pair, i, false, 0, &in, &out))
+	if (fastpath_pair_read(&t->pair, &f) || fastpath_pair_side(&t->pair, i, &side) ||
+	    fastpath_pair_progress(&t->pair, i, false, &pr))
 		return true;
-	seen = i ? f.bytes_b2c + f.user_b2c - t->entry.user_b2c + f.drop_b2c :
-		   f.bytes_c2b + f.user_c2b - t->entry.user_c2b + f.drop_c2b;
-	if (seen <= in)
+	seen = (i ? f.bytes_b2c + f.drop_b2c : f.bytes_c2b + f.drop_c2b) + side.passed;
+	if (seen <= pr.in && !(side.flags & SP_SIDE_CORRUPT))
 		return true;
-	log_warn("tunnel %s -> %s: the kernel handled %llu bytes of a paused socket that "
-		 "received %llu (an skb verdicted twice): resetting both sides",
-		 t->entry.client, t->entry.backend, (unsigned long long)seen,
-		 (unsigned long long)in);
+	log_warn("tunnel %s -> %s: the kernel handled %llu bytes of a socket that received %llu "
+		 "(%s): resetting both sides", t->entry.client, t->entry.backend,
+		 (unsigned long long)seen, (unsigned long long)pr.in,
+		 side.flags & SP_SIDE_CORRUPT ? "an overlap it could not trim" :
+		 "an skb verdicted twice");
 	STAT_ADD(fallback_dup, 1);
 	abort_tunnel(t, EPROTO);
 	return false;
@@ -508,14 +527,15 @@ static bool passed_ok(struct tunnel *t, int i)
  */
 static bool passed_all_read(struct tunnel *t, int i)
 {
-	struct sp_flow f;
-	uint64_t passed;
+	struct sp_side side;
 
-	if (fastpath_pair_read(&t->pair, &f))
+	if (fastpath_pair_side(&t->pair, i, &side))
 		return true;
-	passed = i ? f.user_b2c - t->entry.user_b2c : f.user_c2b - t->entry.user_c2b;
-	return t->d[i].rd_after >= passed;
+	return t->d[i].rd_after >= side.passed;
 }
+
+static void catchup_check(struct tunnel *t, int i);
+static void catchup_hold(struct tunnel *t, int i);
 
 /*
  * Move bytes from fd[i] to fd[!i] until the source is empty or the destination is full.
@@ -542,6 +562,11 @@ static void relay_pump(struct tunnel *t, int i)
 		}
 		if (!d->dropping && d->limit != TUNNEL_UNLIMITED && d->limit < want)
 			want = (size_t)d->limit;
+		if (d->catchup && tx_outq(t->fd[!i]) > fastpath_options()->flow_budget) {
+			/* The peer holds the budget already: let its reader drain first. */
+			catchup_hold(t, i);
+			return;
+		}
 		n = recv(t->fd[i], buf, want, MSG_DONTWAIT);
 		if (n == 0 && d->after_pause && !passed_all_read(t, i)) {
 			uint64_t now = now_ns();
@@ -609,6 +634,10 @@ static void relay_pump(struct tunnel *t, int i)
 		if ((size_t)n < want)
 			break;		/* the receive queue is empty */
 	}
+	if (d->catchup && d->st == DIR_RELAY) {
+		catchup_check(t, i);
+		return;
+	}
 	if (d->st == DIR_RELAY || d->dropping)
 		set_read(t, i, true);
 	list_update(t, false);
@@ -642,15 +671,22 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- kernel directions --------------------------------------------------------------- */
 
-static void to_relay(struct tunnel *t, int i)
+/*
+ * Hand direction i to the userspace relay: for good (a limit inside an skb, a failed
+ * redirect, EOF with passed bytes left), or for a catch-up after a throttle (catchup), after
+ * which the kernel takes over again.
+ */
+static void to_relay(struct tunnel *t, int i, bool catchup)
 {
 	struct tunnel_dir *d = &t->d[i];
 
-	/* What userspace still owes: the limit less what the kernel redirected. */
+	/* What userspace still owes: the limit less what the kernel carried and it read. */
 	if (d->klimit != SP_LIMIT_NONE)
-		d->limit = d->klimit > d->kbytes ? d->klimit - d->kbytes : 0;
+		d->limit = d->klimit > d->kbytes + d->rd_after ?
+			   d->klimit - d->kbytes - d->rd_after : 0;
 	d->st = d->limit == 0 ? DIR_DONE : DIR_RELAY;
 	d->dropping = d->st == DIR_DONE;
+	d->catchup = catchup && d->st == DIR_RELAY;
 	ep_set(t, i, EPOLLET);		/* EOF now shows as a read of 0 */
 	d->after_pause = t->spliced;
 	d->wait_since_ns = 0;
@@ -660,8 +696,75 @@ static void to_relay(struct tunnel *t, int i)
 }
 
 /*
- * One look at the flow: refresh credits, complete drains, notice pauses. Returns false if
- * the tunnel ended. Reads the counters before the TCP state (see fastpath_pair_progress).
+ * A catch-up read everything queued on the source and wrote it on. If that is all the
+ * verdict passed, the direction goes back to the kernel: the verdict redirects again from
+ * the next skb on, as it sees every passed byte in the peer's send queue (in credit mode,
+ * from the relayed count written here). Else more passed bytes are on their way (the
+ * kernel's worker queue) and the relay keeps reading.
+ */
+static void catchup_check(struct tunnel *t, int i)
+{
+	struct tunnel_dir *d = &t->d[i];
+	uint64_t budget = fastpath_options()->flow_budget;
+	struct fastpath_progress pr;
+	struct sp_side side;
+	int rc;
+
+	if (d->pend_len || d->dropping || d->src_eof)
+		return;
+	if (!fastpath_kernel_budget()) {
+		/* Credit mode: the verdict learns what was relayed from sp_ctl. */
+		if (fastpath_pair_progress(&t->pair, i, false, &pr) == 0)
+			d->credit = pr.out - pr.unacked + budget;
+		if ((rc = fastpath_pair_ctl(&t->pair, i, relayed(d), d->credit))) {
+			abort_tunnel(t, -rc);
+			return;
+		}
+	}
+	if ((rc = fastpath_pair_side(&t->pair, i, &side))) {
+		abort_tunnel(t, -rc);
+		return;
+	}
+	if (side.paused && side.paused != SP_PAUSE_BUDGET) {
+		d->catchup = false;	/* paused for good meanwhile: relay to the end */
+		set_read(t, i, true);
+		return;
+	}
+	if (side.paused && side.passed != d->rd_after) {
+		set_read(t, i, true);	/* more passed bytes on their way */
+		list_update(t, false);
+		return;
+	}
+	/*
+	 * Every passed byte is written on: the verdict redirects again from the next skb
+	 * (if it did not already), unless the peer still holds the budget; then it passes
+	 * that skb and the next look starts another catch-up.
+	 */
+	d->catchup = false;
+	d->st = DIR_KERNEL;
+	set_read(t, i, false);
+	ep_set(t, i, EPOLLRDHUP);
+	t->poll_us = POLL_BUSY_US;
+	schedule_check(t, POLL_BUSY_US);
+}
+
+/* Stop a catch-up that filled the peer's queue: wait for the reader like after a throttle. */
+static void catchup_hold(struct tunnel *t, int i)
+{
+	struct tunnel_dir *d = &t->d[i];
+
+	d->catchup = false;
+	d->st = DIR_PAUSING;
+	d->reason = SP_PAUSE_BUDGET;
+	set_read(t, i, false);
+	ep_set(t, i, EPOLLRDHUP);
+	t->drain_us = DRAIN_MIN_US;
+	schedule_check(t, POLL_BUSY_US);
+}
+
+/*
+ * One look at the flow: refresh credits, complete drains, notice throttles and pauses.
+ * Returns false if the tunnel ended. Reads the counters before the TCP state.
  */
 static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 {
@@ -676,65 +779,104 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 	for (int i = 0; i < 2 && !t->finishing; i++) {
 		struct tunnel_dir *d = &t->d[i];
 		uint64_t kb = i ? f1.bytes_b2c : f1.bytes_c2b;
-		uint64_t passed = i ? f1.user_b2c - t->entry.user_b2c : f1.user_c2b - t->entry.user_c2b;
 		uint64_t dropped = i ? f1.drop_b2c : f1.drop_c2b;
-		uint8_t paused = i ? f1.paused_b2c : f1.paused_c2b;
-		uint64_t in, out;
+		uint64_t out, held;
+		struct fastpath_progress pr;
+		struct sp_side side;
 
 		if (d->st != DIR_KERNEL && d->st != DIR_PAUSING && d->st != DIR_EOF_DRAIN)
 			continue;
 		d->kbytes = kb;
 		if (kb != d->last_kbytes)
 			*moving = true;
-		/*
-		 * A busy unlimited direction with the budget in the kernel needs no TCP
-		 * counters until it pauses or ends: spare its sockets the syscalls.
-		 */
-		if (d->st == DIR_KERNEL && !paused && fastpath_kernel_budget() &&
-		    (d->klimit == SP_LIMIT_NONE || kb != d->klimit))
-			continue;
-		if ((rc = fastpath_pair_progress(&t->pair, i, d->src_eof, 0, &in, &out))) {
+		if ((rc = fastpath_pair_side(&t->pair, i, &side))) {
 			abort_tunnel(t, -rc);
 			return false;
 		}
-		if (kb + passed + dropped > in) {
-			/* A partly read skb went out twice: the stream is corrupt. */
-			log_warn("tunnel %s -> %s: kernel redirected more than arrived (%llu > %llu): "
-				 "resetting both sides", t->entry.client, t->entry.backend,
-				 (unsigned long long)(kb + passed + dropped),
-				 (unsigned long long)in);
+		if (side.flags & SP_SIDE_CORRUPT) {
+			log_warn("tunnel %s -> %s: the kernel met an overlap it could not trim "
+				 "(direction %d): resetting both sides", t->entry.client,
+				 t->entry.backend, i);
 			STAT_ADD(fallback_dup, 1);
 			abort_tunnel(t, EPROTO);
 			return false;
 		}
-		if (paused && d->st == DIR_KERNEL) {
+		/*
+		 * A moving unlimited direction with the budget in the kernel needs no TCP
+		 * counters until it is throttled or ends: spare its sockets the syscalls.
+		 */
+		if (d->st == DIR_KERNEL && (!side.paused || side.passed == d->rd_after) &&
+		    fastpath_kernel_budget() &&
+		    (d->klimit == SP_LIMIT_NONE || kb + side.passed != d->klimit))
+			continue;
+		if ((rc = fastpath_pair_progress(&t->pair, i, d->src_eof, &pr))) {
+			abort_tunnel(t, -rc);
+			return false;
+		}
+		if (kb + side.passed + dropped > pr.in) {
+			/* A partly read skb went out twice: the stream is corrupt. */
+			log_warn("tunnel %s -> %s: kernel redirected more than arrived (%llu > %llu): "
+				 "resetting both sides", t->entry.client, t->entry.backend,
+				 (unsigned long long)(kb + side.passed + dropped),
+				 (unsigned long long)pr.in);
+			STAT_ADD(fallback_dup, 1);
+			abort_tunnel(t, EPROTO);
+			return false;
+		}
+		/* Kernel bytes that entered the peer's send queue; all bytes still held. */
+		out = pr.out - relayed(d);
+		held = kb + side.passed - (pr.out - pr.unacked);
+		/* A throttle is new once the verdict passed bytes userspace has not read. */
+		if (side.paused && d->st == DIR_KERNEL &&
+		    (side.paused != SP_PAUSE_BUDGET || side.passed > d->rd_after)) {
 			d->st = DIR_PAUSING;
-			if (paused == SP_PAUSE_BUDGET)
+			d->reason = side.paused;
+			d->wait_since_ns = 0;
+			t->drain_us = DRAIN_MIN_US;
+			if (side.paused == SP_PAUSE_BUDGET)
 				STAT_ADD(fallback_budget, 1);
-			log_debug("tunnel %s -> %s: direction %d paused to userspace (reason %d)",
-				  t->entry.client, t->entry.backend, i, paused);
+			log_debug("tunnel %s -> %s: direction %d paused to userspace (reason %u, "
+				  "%llu bytes held)", t->entry.client, t->entry.backend, i,
+				  side.paused, (unsigned long long)held);
 		}
 		if (d->st == DIR_KERNEL) {
-			if (d->klimit != SP_LIMIT_NONE && kb == d->klimit && out == kb) {
+			if (d->klimit != SP_LIMIT_NONE && kb + side.passed == d->klimit &&
+			    out == kb && d->rd_after == side.passed) {
 				d->st = DIR_DONE;	/* later bytes are dropped by the verdict */
 				d->dropping = false;
 				ep_set(t, i, EPOLLET);
 				maybe_finish(t);
 				continue;
 			}
-			if (!fastpath_kernel_budget() && out + budget > d->credit + budget / 8) {
-				d->credit = out + budget;
-				fastpath_pair_credit(&t->pair, i, d->credit);
+			if (!fastpath_kernel_budget() &&
+			    pr.out - pr.unacked + budget > d->credit + budget / 8) {
+				d->credit = pr.out - pr.unacked + budget;
+				fastpath_pair_ctl(&t->pair, i, relayed(d), d->credit);
 			}
 			continue;
 		}
-		/* PAUSING or EOF_DRAIN: everything redirected must have left for the peer. */
+		/*
+		 * PAUSING or EOF_DRAIN: everything the kernel redirected must have entered the
+		 * peer's send queue before userspace writes there.
+		 */
 		*busy = true;
 		if (out != kb) {
 			d->wait_since_ns = 0;	/* a slow or stalled reader: wait as long as it takes */
 			continue;
 		}
-		if (!paused && in != kb + passed + dropped) {
+		if (d->st == DIR_PAUSING && d->reason == SP_PAUSE_BUDGET && !d->src_eof &&
+		    pr.unacked > budget / 2) {
+			/*
+			 * Throttled: the source stays stopped (passed bytes close its window)
+			 * until the reader took half the budget, then the catch-up runs and
+			 * the kernel resumes with room to spare.
+			 */
+			d->wait_since_ns = 0;
+			if (t->drain_us > PAUSE_MAX_US)
+				t->drain_us = PAUSE_MAX_US;
+			continue;
+		}
+		if (d->st == DIR_EOF_DRAIN && pr.in != kb + side.passed + dropped) {
 			uint64_t now = now_ns();
 
 			if (!d->wait_since_ns) {
@@ -742,9 +884,9 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 			} else if (now - d->wait_since_ns > STALL_NS) {
 				/* The counters never met: reset rather than hold both sockets. */
 				log_warn("tunnel %s -> %s: drain stalled (direction %d: redirected %llu, "
-					 "arrived %llu, left %llu): resetting both sides",
-					 t->entry.client, t->entry.backend, i,
-					 (unsigned long long)kb, (unsigned long long)in,
+					 "passed %llu, arrived %llu, left %llu): resetting both sides",
+					 t->entry.client, t->entry.backend, i, (unsigned long long)kb,
+					 (unsigned long long)side.passed, (unsigned long long)pr.in,
 					 (unsigned long long)out);
 				abort_tunnel(t, ETIMEDOUT);
 				return false;
@@ -757,9 +899,13 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 		t->drain_us = DRAIN_MIN_US;
 		log_debug("tunnel %s -> %s: direction %d drained after %llu kernel bytes: %s",
 			  t->entry.client, t->entry.backend, i, (unsigned long long)kb,
-			  d->st == DIR_PAUSING || passed ? "relaying the rest" : "half-close");
-		if (d->st == DIR_PAUSING || passed) {
-			to_relay(t, i);
+			  d->st == DIR_PAUSING ? (d->reason == SP_PAUSE_BUDGET ? "catching up" :
+			  "relaying the rest") : side.passed > d->rd_after ? "relaying the rest" :
+			  "half-close");
+		if (d->st == DIR_PAUSING) {
+			to_relay(t, i, d->reason == SP_PAUSE_BUDGET && !d->src_eof);
+		} else if (side.passed > d->rd_after) {
+			to_relay(t, i, false);
 		} else {
 			shutdown(t->fd[!i], SHUT_WR);
 			d->st = DIR_DONE;
@@ -793,9 +939,10 @@ static void check_cb(evutil_socket_t fd, short what, void *arg)
 		schedule_check(t, next);
 	} else if (t->d[0].st == DIR_KERNEL || t->d[1].st == DIR_KERNEL) {
 		/*
-		 * Come back before a flow at its current rate could use half of its credit
-		 * (userspace-credit mode) or reach its byte limit. With the budget in the
-		 * kernel, an unlimited direction only needs a look for pauses now and then.
+		 * Come back soon while bytes move: a throttle should be noticed well before
+		 * the reader used up the budget. Also come back before a flow at its current
+		 * rate could use half of its credit (credit mode) or reach its byte limit.
+		 * An idle flow is looked at less and less often.
 		 */
 		uint64_t dt = now - t->last_check_ns, best = POLL_MAX_US;
 
@@ -809,9 +956,9 @@ static void check_cb(evutil_socket_t fd, short what, void *arg)
 				head = d->credit > d->kbytes ? (d->credit - d->kbytes) / 2 : 0;
 			if (d->klimit != SP_LIMIT_NONE && d->klimit - d->kbytes < head)
 				head = d->klimit - d->kbytes;
-			if (head == UINT64_MAX)
-				us = POLL_PAUSE_US;
-			else
+			us = POLL_BUSY_US;
+			if (head != UINT64_MAX &&
+			    (double)head / ((double)delta / (double)dt) / 1000 < us)
 				us = (uint64_t)((double)head / ((double)delta / (double)dt) / 1000);
 			if (us < best)
 				best = us;
@@ -870,6 +1017,14 @@ static void ep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- start --------------------------------------------------------------------------- */
+
+static uint64_t tx_outq(int fd)
+{
+	int outq = 0;
+
+	ioctl(fd, SIOCOUTQ, &outq);
+	return outq > 0 ? (uint64_t)outq : 0;
+}
 
 static uint64_t rx_inq(int fd)
 {
@@ -1024,6 +1179,8 @@ static int try_splice(struct tunnel *t)
 	for (int i = 0; i < 2; i++) {
 		t->d[i].st = limit[i] == 0 ? DIR_DONE : DIR_KERNEL;
 		t->d[i].credit = fastpath_options()->flow_budget;
+		t->d[i].user0 = t->d[i].user;
+		t->d[i].rd_after = 0;
 	}
 	if (t->th->nwatched++ == 0)
 		event_add(t->th->ep_ev, NULL);

@@ -6,11 +6,13 @@
  *
  * Who writes what (a userspace update rewrites a whole value, so writers are split):
  *  - sp_sides: userspace writes an entry once before the socket enters sp_sockhash; after
- *    that only the BPF program writes it (paused, peer_seq0, seq_set).
- *  - sp_credit: userspace only, and only when the program was loaded without the in-kernel
- *    budget (sp_budget == 0, kernels or privileges without BTF socket access). The kernel may
- *    redirect a socket's bytes up to this count (bytes its peer has taken + the flow budget);
- *    past it the side pauses for good.
+ *    that only the BPF program writes it (paused, passed, pauses, the sequence bases).
+ *  - sp_ctl: userspace only. relayed: bytes of this socket's direction that userspace wrote
+ *    to the peer since the splice (the passed bytes, once relayed); a throttled side resumes
+ *    when it equals sp_side.passed. credit: only when the program was loaded without the
+ *    in-kernel budget (sp_budget == 0, kernels or privileges without BTF socket access): the
+ *    kernel may redirect while redirected + relayed stays within it (bytes the peer's reader
+ *    acknowledged + the flow budget); past it the side is throttled.
  *  - sp_flows: userspace writes the entry once before either socket enters sp_sockhash; after
  *    that only the BPF program writes it (counters, paused_*). Flows relayed in userspace
  *    from the start never touch the kernel path, so userspace alone updates their entry.
@@ -26,7 +28,7 @@
 #define SP_MAP_SOCKHASH	"sp_sockhash"	/* SOCKHASH: socket cookie -> spliced socket */
 #define SP_MAP_SIDES	"sp_sides"	/* HASH: socket cookie -> struct sp_side */
 #define SP_MAP_FLOWS	"sp_flows"	/* HASH: flow id (client cookie) -> struct sp_flow */
-#define SP_MAP_CREDIT	"sp_credit"	/* HASH: socket cookie -> __u64 byte credit (budget) */
+#define SP_MAP_CTL	"sp_ctl"	/* HASH: socket cookie -> struct sp_ctl (userspace) */
 #define SP_MAP_STATS	"sp_stats"	/* PERCPU_ARRAY[1]: struct sp_stats */
 
 #define SP_DEFAULT_MAX_FLOWS	65536	/* sp_flows entries; the socket maps get twice that */
@@ -39,11 +41,16 @@ enum sp_dir {
 
 /* sp_flow.paused_*: why the kernel passed that direction's bytes to userspace (0: it did not). */
 enum sp_pause_reason {
-	SP_PAUSE_BUDGET = 1,	/* redirected bytes ran past the credit: slow reader */
-	SP_PAUSE_LIMIT = 2,	/* the byte limit ends inside an skb */
-	SP_PAUSE_REDIRECT = 3,	/* peer not in sp_sockhash (inserted late, or gone) */
-	SP_PAUSE_OTHER = 4,	/* paused by userspace */
+	SP_PAUSE_BUDGET = 1,	/* throttled: the peer holds the budget (slow reader); resumes */
+	SP_PAUSE_LIMIT = 2,	/* the byte limit ends inside an skb; for good */
+	SP_PAUSE_REDIRECT = 3,	/* peer not in sp_sockhash (inserted late, or gone); for good */
+	SP_PAUSE_OTHER = 4,	/* paused by userspace, or an overlap the verdict cannot trim */
 };
+
+/* sp_side.flags (BPF only). */
+#define SP_SIDE_PEER_BASE	0x1	/* peer_base is valid */
+#define SP_SIDE_RCV_NEXT	0x2	/* rcv_next is valid */
+#define SP_SIDE_CORRUPT		0x4	/* an overlap could not be trimmed: reset the flow */
 
 enum sp_flow_state {
 	SP_FLOW_RELAYED = 1,	/* carried by the userspace relay only */
@@ -54,11 +61,22 @@ enum sp_flow_state {
 struct sp_side {
 	__u64 peer;		/* socket cookie of the other socket of the flow */
 	__u64 flow;		/* key in sp_flows */
-	__u64 limit;		/* bytes the kernel may still redirect this way; SP_LIMIT_NONE */
+	__u64 limit;		/* bytes that may still arrive this way (redirected + passed);
+				 * SP_LIMIT_NONE */
+	__u64 passed;		/* BPF: bytes passed to userspace since the splice */
 	__u32 dir;		/* enum sp_dir: direction of the bytes this socket receives */
-	__u32 paused;		/* enum sp_pause_reason, or 0; never reset once set */
-	__u32 peer_seq0;	/* BPF only: the peer's write_seq at this side's first skb */
-	__u32 seq_set;		/* BPF only: peer_seq0 is valid */
+	__u32 paused;		/* enum sp_pause_reason, or 0. BUDGET is lifted by the verdict
+				 * itself; the others stay */
+	__u32 pauses;		/* BPF: times the side was throttled */
+	__u32 flags;		/* BPF: SP_SIDE_* */
+	__u32 peer_base;	/* BPF: the peer's write_seq at this side's first skb */
+	__u32 rcv_next;		/* BPF: end sequence of the last skb verdicted here */
+};
+
+/* Value of sp_ctl, one per spliced socket; userspace writes it. */
+struct sp_ctl {
+	__u64 relayed;		/* bytes userspace wrote to the peer since the splice */
+	__u64 credit;		/* credit mode only: redirected + relayed may reach this */
 };
 
 /* Value of sp_flows, one per live flow (spliced or relayed). */
@@ -90,11 +108,14 @@ struct sp_stats {
 	__u64 redirected;	/* skbs sent to the peer */
 	__u64 redirect_fail;	/* peer not in sp_sockhash: passed to userspace, side paused */
 	__u64 passed;		/* skbs passed to userspace on a paused side */
-	__u64 budget_pause;	/* sides paused past their budget */
-	__u64 backlog_max;	/* most bytes seen waiting in the kernel for one peer */
+	__u64 budget_pause;	/* sides throttled at their budget */
+	__u64 backlog_max;	/* most bytes seen in the kernel for one peer (in-kernel budget) */
 	__u64 dropped;		/* skbs past the byte limit */
 	__u64 fin_dropped;	/* zero-length (FIN) skbs: never redirected */
 	__u64 unknown;		/* socket without an sp_sides or sp_flows entry */
+	__u64 resumed;		/* throttled sides that went back to redirecting */
+	__u64 trimmed;		/* skbs that began with bytes already verdicted (retransmits) */
+	__u64 trimmed_bytes;	/* the bytes trimmed off them */
 };
 
 #endif

@@ -146,5 +146,13 @@ map_count() {
 	grep -o '"key":\[' <<<"$out" | wc -l
 }
 
+# fp_verdict NAME FIELD: a counter of the verdict program of proxy NAME (sp_stats, all CPUs
+# summed; bpftool), or -1.
+fp_verdict() {
+	local out
+	out=$(bpftool -j map dump pinned "${PIN}_$1/sp_stats" 2>/dev/null) || { echo -1; return; }
+	grep -o "\"$2\":[0-9]*" <<<"$out" | awk -F: '{ s += $2 } END { print s + 0 }'
+}
+
 # backend_results NAME WHAT: count "result WHAT ok" lines in a backend's log.
 backend_ok() { grep -c "^result $2 ok" "$T/be_$1.log"; }

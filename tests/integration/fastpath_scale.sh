@@ -63,7 +63,7 @@ check_le "no file descriptors left (before: $fds0)" "$(ls "/proc/$pid/fd" | wc -
 if [ "$FP_MODE" = on ]; then
 	check_ge "short connections were spliced" "$(stat_field "$st" spliced)" $((MANY / 2))
 	check_eq "no active spliced flows left" "$(stat_field "$st" active)" 0
-	for m in sp_flows sp_sides sp_sockhash sp_credit; do
+	for m in sp_flows sp_sides sp_sockhash sp_ctl; do
 		check_eq "no $m entries left" "$(map_count px $m)" 0
 	done
 fi

@@ -68,10 +68,10 @@ static void print_stats(void)
 	tunnel_foreach(count_tunnel, &live);
 	printf("stats enabled=%d spliced=%" PRIu64 " active=%" PRIu64 " kbytes_c2b=%" PRIu64
 	       " kbytes_b2c=%" PRIu64 " fb_insert=%" PRIu64 " fb_state=%" PRIu64
-	       " fb_budget=%" PRIu64 " fb_dup=%" PRIu64 " canary=%d live=%d\n",
+	       " fb_budget=%" PRIu64 " fb_dup=%" PRIu64 " relayed=%" PRIu64 " canary=%d live=%d\n",
 	       fastpath_enabled(), st.flows_spliced, st.flows_active, st.bytes_c2b, st.bytes_b2c,
 	       st.fallback_insert, st.fallback_state, st.fallback_budget, st.fallback_dup,
-	       st.canary_ok, live);
+	       st.relayed_bytes, st.canary_ok, live);
 	fflush(stdout);
 }
 
