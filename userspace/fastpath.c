@@ -130,6 +130,7 @@ void fastpath_stats_add(const struct fastpath_stats *delta)
 _Static_assert(offsetof(struct fastpath_stats, relayed_bytes) ==
 	       offsetof(struct fastpath_stats, flows_spliced) + 8 * 8, "stats layout");
 
+__attribute__((format(printf, 2, 0)))
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	static char buf[65536];		/* a verifier log comes as one message */
