@@ -9,7 +9,8 @@
 
 IT=$BUILD/tests
 FP_MODE=${FP_MODE:-on}
-# SPLICED_SMOKE=1 (make asan): same checks, smaller volumes.
+# SPLICED_SMOKE=1 (implied on the sanitizer build, make asan): same checks, smaller volumes.
+case $BUILD in *-asan) SPLICED_SMOKE=${SPLICED_SMOKE:-1} ;; esac
 if [ "${SPLICED_SMOKE:-0}" = 1 ]; then
 	BIG=64M MANY=${FASTPATH_MANY:-5000} CONC=200
 else

@@ -5,6 +5,7 @@
 # reads 1 MB/s must not eat memory without bound: MemAvailable with the default budget
 # (32 MiB: the kernel throttles the sender past it), and without it (budget above anything
 # pushed) to show the test can tell.
+# asan-smoke
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fastpath_common.bash"
 suite_begin "integration/fastpath_fallback"
