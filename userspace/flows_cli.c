@@ -7,8 +7,9 @@
  * there are no maps; the daemon's API lists the relayed flows then.
  *
  * Bytes shown per direction are kernel-redirected plus userspace-carried; the state column
- * says who carries them now (a spliced side that went over its budget is "paused": its
- * bytes go through userspace from then on).
+ * says who carries them: "spliced", "relayed", or "paused <dir>:<reason>" when the kernel
+ * passed a side's bytes to userspace: "throttled" (the side reached its budget at least once;
+ * userspace caught up and the kernel took it back), "limit", "redirect" (for good).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,7 +69,7 @@ static void human(uint64_t v, char *out, size_t n)
 static const char *reason_name(int r)
 {
 	switch (r) {
-	case SP_PAUSE_BUDGET: return "budget";
+	case SP_PAUSE_BUDGET: return "throttled";	/* at its budget at least once; resumes */
 	case SP_PAUSE_LIMIT: return "limit";
 	case SP_PAUSE_REDIRECT: return "redirect";
 	case SP_PAUSE_OTHER: return "insert";
@@ -76,7 +77,7 @@ static const char *reason_name(int r)
 	}
 }
 
-/* "spliced", "relayed" or "paused c2b:budget" (the kernel passed that side to userspace). */
+/* "spliced", "relayed" or "paused c2b:throttled" (the kernel passed that side to userspace). */
 static void state_text(const struct sp_flow *f, char *out, size_t n)
 {
 	if (f->state == SP_FLOW_RELAYED) {
@@ -131,15 +132,21 @@ static int print_stats(const char *dir)
 		sum.fin_dropped += per[c].fin_dropped;
 		sum.unknown += per[c].unknown;
 		sum.budget_pause += per[c].budget_pause;
+		sum.resumed += per[c].resumed;
+		sum.trimmed += per[c].trimmed;
+		sum.trimmed_bytes += per[c].trimmed_bytes;
 		if (per[c].backlog_max > sum.backlog_max)
 			sum.backlog_max = per[c].backlog_max;
 	}
 	printf("verdict: redirected=%llu passed=%llu dropped=%llu fin_dropped=%llu "
-	       "redirect_fail=%llu budget_pauses=%llu unknown=%llu backlog_max=%llu\n",
+	       "redirect_fail=%llu throttled=%llu resumed=%llu trimmed=%llu trimmed_bytes=%llu "
+	       "unknown=%llu backlog_max=%llu\n",
 	       (unsigned long long)sum.redirected, (unsigned long long)sum.passed,
 	       (unsigned long long)sum.dropped, (unsigned long long)sum.fin_dropped,
 	       (unsigned long long)sum.redirect_fail, (unsigned long long)sum.budget_pause,
-	       (unsigned long long)sum.unknown, (unsigned long long)sum.backlog_max);
+	       (unsigned long long)sum.resumed, (unsigned long long)sum.trimmed,
+	       (unsigned long long)sum.trimmed_bytes, (unsigned long long)sum.unknown,
+	       (unsigned long long)sum.backlog_max);
 	free(per);
 	close(fd);
 	return 0;

@@ -512,7 +512,6 @@ static void fastpath_families(struct strbuf *out, const struct stats_snapshot *s
 	sample_u(&f, "spliced_fastpath_enabled", "", fastpath_enabled());
 	fam_emit(out, "spliced_fastpath_enabled", "gauge",
 		 "1 when tunnels are spliced in the kernel, 0 when they are relayed.", &f);
-	sample_u(&f, "spliced_fastpath_fallbacks_total", "reason=\"budget\"", fs.fallback_budget);
 	sample_u(&f, "spliced_fastpath_fallbacks_total", "reason=\"duplicate\"", fs.fallback_dup);
 	sample_u(&f, "spliced_fastpath_fallbacks_total", "reason=\"insert\"", fs.fallback_insert);
 	sample_u(&f, "spliced_fastpath_fallbacks_total", "reason=\"state\"", fs.fallback_state);
@@ -524,6 +523,14 @@ static void fastpath_families(struct strbuf *out, const struct stats_snapshot *s
 	sample_u(&f, "spliced_fastpath_flows_spliced_total", "", fs.flows_spliced);
 	fam_emit(out, "spliced_fastpath_flows_spliced_total", "counter",
 		 "Flows handed to the kernel since start-up.", &f);
+	sample_u(&f, "spliced_fastpath_relayed_bytes_total", "", fs.relayed_bytes);
+	fam_emit(out, "spliced_fastpath_relayed_bytes_total", "counter",
+		 "Bytes of spliced flows that userspace relayed (before the splice, while throttled).",
+		 &f);
+	sample_u(&f, "spliced_fastpath_throttles_total", "", fs.fallback_budget);
+	fam_emit(out, "spliced_fastpath_throttles_total", "counter",
+		 "Times a spliced direction reached its memory budget and was throttled (it resumes "
+		 "once the reader catches up).", &f);
 	sample_u(&f, "spliced_stats_uncounted_total", "", s->dropped);
 	fam_emit(out, "spliced_stats_uncounted_total", "counter",
 		 "Requests left out of the metrics because a counter table was full.", &f);
