@@ -144,7 +144,7 @@ check_eq "server up" "$(metric "traefik_backend_server_up{backend=\"b\",url=\"ht
 check_eq "open connections back to 0" "$(metric 'traefik_entrypoint_open_connections{entrypoint="http",method="GET",protocol="http"}')" 0
 check_ge "API requests counted on entry point traefik" \
 	"$(grep -F 'traefik_entrypoint_requests_total{code="200",entrypoint="traefik",method="GET"' "$T/metrics" | awk '{ n += $2 } END { print n + 0 }')" 15
-check_eq "fast-path families present" "$(grep -c '^# TYPE spliced_fastpath_' "$T/metrics")" 6
+check_eq "fast-path families present" "$(grep -c '^# TYPE spliced_fastpath_' "$T/metrics")" 8
 check_eq "one reload so far" "$(metric traefik_config_reloads_total)" 1
 check_eq "no failed reload" "$(metric traefik_config_reloads_failure_total)" 0
 # a new file is a reload
