@@ -100,9 +100,11 @@ static const struct flag flags[] = {
 	{ "lifecycle.requestAcceptGraceTimeout", F_DUR, OFF(request_accept_grace), 0, NOSEC,
 	  "keep accepting this long after SIGTERM (/ping answers 503) (default 0)" },
 	{ "respondingTimeouts.readTimeout", F_DUR, OFF(read_timeout), 0, NOSEC,
-	  "max time from the first byte of a request head to its end; then the connection is closed (default 0 = none)" },
+	  "max time from the first byte of a request head to its end; then the connection "
+	  "is closed (default 0 = none)" },
 	{ "respondingTimeouts.writeTimeout", F_DUR, OFF(write_timeout), 0, NOSEC,
-	  "max time from a request head to the end of its response; then the connection is closed (default 0 = none)" },
+	  "max time from a request head to the end of its response; then the connection "
+	  "is closed (default 0 = none)" },
 	{ "respondingTimeouts.idleTimeout", F_DUR, OFF(idle_timeout), 0, NOSEC,
 	  "close idle client keep-alive connections after (default 180s)" },
 	{ "idleTimeout", F_DUR, OFF(idle_timeout), 0, NOSEC, "deprecated: respondingTimeouts.idleTimeout" },
