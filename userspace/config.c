@@ -125,6 +125,9 @@ static const struct flag flags[] = {
 	{ "fastpath.budget", F_SIZE, OFF(fastpath.flow_budget), 0, NOSEC,
 	  "spliced: bytes a spliced flow may hold in the kernel per direction for a slow reader; "
 	  "past it the sender is throttled until the reader catches up (default 32MiB)" },
+	{ "fastpath.congestion", F_STR, OFF(fastpath_congestion), FASTPATH_CONGESTION_MAX, NOSEC,
+	  "spliced: TCP congestion control set on spliced sockets, \"system\" to keep the "
+	  "host's (default " FASTPATH_DEFAULT_CONGESTION "; BBR there cut bulk splices to a third)" },
 	{ "fastpath.maxFlows", F_INT, OFF(fastpath_max_flows), 0, NOSEC,
 	  "spliced: flows the kernel maps hold at once; more are relayed (default 65536)" },
 	{ "configFile", F_UNSUPPORTED, 0, 0, NOSEC,
@@ -170,6 +173,7 @@ void config_init(struct config *c)
 	strcpy(c->fastpath_pin, FASTPATH_DEFAULT_PIN_DIR);
 	c->fastpath.bulk_threshold = FASTPATH_DEFAULT_BULK;
 	c->fastpath.flow_budget = FASTPATH_DEFAULT_BUDGET;
+	strcpy(c->fastpath_congestion, FASTPATH_DEFAULT_CONGESTION);
 }
 
 int config_parse_bool(const char *s, bool *out)
@@ -565,6 +569,13 @@ static int check_config(struct config *c, char *err, size_t errlen)
 			    c->fastpath_max_flows);
 	c->fastpath.max_flows = (uint32_t)c->fastpath_max_flows;
 	c->fastpath.pin_dir = c->fastpath_pin;
+	if (!*c->fastpath_congestion ||
+	    strspn(c->fastpath_congestion, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		    strlen(c->fastpath_congestion))
+		return errf(err, errlen, "--fastpath.congestion: '%s' is not a congestion control "
+			    "name (see net.ipv4.tcp_available_congestion_control) or \"system\"",
+			    c->fastpath_congestion);
+	c->fastpath.congestion = strcmp(c->fastpath_congestion, "system") ? c->fastpath_congestion : "";
 	return 0;
 }
 

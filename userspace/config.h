@@ -67,6 +67,7 @@ struct config {
 	int workers;				/* --workers, one event loop per core */
 	struct fastpath_opts fastpath;		/* --fastpath, --fastpath.* */
 	char fastpath_pin[PATH_MAX];
+	char fastpath_congestion[FASTPATH_CONGESTION_MAX];	/* --fastpath.congestion */
 	int fastpath_max_flows;			/* --fastpath.maxFlows, 0 = default */
 
 	bool show_help, show_version;

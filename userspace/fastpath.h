@@ -27,11 +27,14 @@ struct fastpath_opts {
 	uint64_t bulk_threshold;	/* splice an HTTP body announced above this (bytes) */
 	uint64_t flow_budget;		/* bytes in the kernel per direction before throttling */
 	uint32_t max_flows;		/* flows in the maps (spliced + listed relayed); 0: 65536 */
+	const char *congestion;		/* TCP congestion control of spliced sockets; "" = keep */
 };
 
 #define FASTPATH_DEFAULT_PIN_DIR	"/sys/fs/bpf/spliced"
 #define FASTPATH_DEFAULT_BULK		(1024 * 1024)
 #define FASTPATH_DEFAULT_BUDGET		(32 * 1024 * 1024)
+#define FASTPATH_DEFAULT_CONGESTION	"cubic"
+#define FASTPATH_CONGESTION_MAX		16	/* TCP_CA_NAME_MAX, with the NUL */
 
 /* Parse "auto|on|off" (any case). 0 or -EINVAL. */
 int fastpath_parse_mode(const char *s, enum fastpath_mode *out);

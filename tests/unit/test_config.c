@@ -115,6 +115,18 @@ int main(void)
 	CHECK(c.fastpath.mode == FASTPATH_OFF && c.fastpath.bulk_threshold == 2 << 20,
 	      "fastpath off, threshold 2 MiB");
 	CHECK_EQ_INT(P(&c, "--fastpath.bulkThreshold=1k"), CONFIG_ERROR, "threshold floor");
+	CHECK_EQ_INT(P(&c, "--api"), CONFIG_OK, "defaults");
+	CHECK(c.fastpath.congestion && !strcmp(c.fastpath.congestion, "cubic"),
+	      "spliced sockets default to cubic: %s", c.fastpath.congestion);
+	CHECK_EQ_INT(P(&c, "--fastpath.congestion=reno"), CONFIG_OK, "congestion reno");
+	CHECK(!strcmp(c.fastpath.congestion, "reno"), "congestion reno kept");
+	CHECK_EQ_INT(P(&c, "--fastpath.congestion=system"), CONFIG_OK, "congestion system");
+	CHECK(!strcmp(c.fastpath.congestion, ""), "system = leave the host's (empty)");
+	CHECK_EQ_INT(P(&c, "--fastpath.congestion=Cubic!"), CONFIG_ERROR, "bad congestion name");
+	CHECK(strstr(err, "fastpath.congestion") != NULL, "error names the flag: %s", err);
+	CHECK_EQ_INT(P(&c, "--fastpath.congestion="), CONFIG_ERROR, "empty congestion name");
+	CHECK_EQ_INT(P(&c, "--fastpath.congestion=abcdefghijklmnop"), CONFIG_ERROR,
+		     "congestion name over 15 characters");
 
 	/* value parsers */
 	CHECK(!config_parse_duration("10", &d) && d == 10, "duration 10 = 10 s");
