@@ -39,6 +39,15 @@ SW_BPFFS=
 
 docker_ping() { curl -s -m 2 --unix-socket "$DOCKER_SOCK" http://localhost/_ping 2>/dev/null | grep -qx OK; }
 
+# PIDs of running dockerd processes, space-separated (none: empty).
+_dockerd_pids() {
+	local c pids=()
+	for c in /proc/[0-9]*/comm; do
+		[ "$(cat "$c" 2>/dev/null)" = dockerd ] && pids+=("$(basename "$(dirname "$c")")")
+	done
+	echo "${pids[*]}"
+}
+
 _dockerd_start() {
 	setsid "$DOCKERD" >>"$T/dockerd.log" 2>&1 </dev/null &
 	SW_DOCKERD_PID=$!
@@ -57,7 +66,12 @@ swarm_begin() {
 	[ -x "$DOCKERD" ] && [ -x "$DOCKER" ] || skip "Docker is not installed (apt-get install docker.io)"
 	need_root
 	if ! docker_ping; then
-		[ -e "$DOCKER_SOCK" ] && skip "$DOCKER_SOCK exists but does not answer: a dockerd we do not own is in the way"
+		if [ -e "$DOCKER_SOCK" ]; then
+			local other
+			other=$(_dockerd_pids)
+			[ -n "$other" ] && skip "dockerd (pid $other) runs but does not answer on $DOCKER_SOCK: not ours to stop"
+			echo "NOTE: $DOCKER_SOCK is stale (no dockerd runs): starting our own"
+		fi
 		iptables-save >"$T/iptables.save" 2>/dev/null
 		cat /proc/sys/net/ipv4/ip_forward >"$T/ip_forward.save"
 		SW_STARTED_DOCKERD=1

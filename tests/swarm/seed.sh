@@ -53,7 +53,7 @@ check_eq "backend name as Traefik 1.7 names it" \
 # ---- 2. the fast path inside the task ----
 logs=$(seed_task_logs "$SVC_SPLICED")
 check_match "task log: fast path on, maps pinned" "$logs" \
-	'fastpath: on \(maps pinned in /sys/fs/bpf/spliced, canary passed\)'
+	'fastpath: on \(maps pinned in /sys/fs/bpf/spliced, canary passed, spliced sockets use cubic congestion control\)'
 cid=$(sw_running_tasks "$SVC_SPLICED" | jq -r '.[0].Status.ContainerStatus.ContainerID')
 seed_load tunnels --tunnel 4 --interval 50 --duration 4 --path /ws
 sleep 2
