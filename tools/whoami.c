@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gofmt.h"
 #include "log.h"
 
 #define RBUF_SIZE	(64 * 1024)	/* whole request head must fit: larger heads get 431 */
@@ -325,6 +326,17 @@ struct conn {
 	unsigned char rbuf[RBUF_SIZE];
 };
 
+static struct data_block *data_block_new(void)
+{
+	struct data_block *b = calloc(1, sizeof(*b));
+
+	if (b && !(b->bytes = malloc(DATA_BLOCK))) {
+		free(b);
+		b = NULL;
+	}
+	return b;
+}
+
 static struct data_block *data_block_get(struct worker *w, uint64_t seed)
 {
 	struct data_block *b;
@@ -343,14 +355,8 @@ static struct data_block *data_block_get(struct worker *w, uint64_t seed)
 
 		b = w->cache[slot];
 		if (!b) {
-			b = calloc(1, sizeof(*b));
-			if (!b)
+			if (!(b = data_block_new()))
 				return NULL;
-			b->bytes = malloc(DATA_BLOCK);
-			if (!b->bytes) {
-				free(b);
-				return NULL;
-			}
 			b->cached = true;
 			w->cache[slot] = b;
 		} else if (b->refs) {
@@ -361,14 +367,8 @@ static struct data_block *data_block_get(struct worker *w, uint64_t seed)
 		b->refs = 1;
 		return b;
 	}
-	b = calloc(1, sizeof(*b));
-	if (!b)
+	if (!(b = data_block_new()))
 		return NULL;
-	b->bytes = malloc(DATA_BLOCK);
-	if (!b->bytes) {
-		free(b);
-		return NULL;
-	}
 	data_block_fill(b, seed);
 	b->refs = 1;
 	return b;
@@ -615,28 +615,15 @@ static int head_next(const char **p, const char *end, struct span *name, struct 
 
 /* ---------------------------------------------------------------- responses */
 
+/* Go's texts (gofmt.c); a code Go does not name gets its class. */
 static const char *reason(int status)
 {
-	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 417: return "Expectation Failed";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return status < 300 ? "OK" : status < 400 ? "Redirect" :
-			status < 500 ? "Client Error" : "Server Error";
-	}
+	const char *t = gofmt_status_text(status);
+
+	if (*t)
+		return t;
+	return status < 300 ? "OK" : status < 400 ? "Redirect" :
+	       status < 500 ? "Client Error" : "Server Error";
 }
 
 #define CLEN_CHUNKED	(-1)

@@ -53,24 +53,10 @@ static struct fake {
 
 static char *slurp(const char *name)
 {
-	char path[256], *buf = NULL;
-	long n;
-	FILE *f;
+	char path[256];
 
 	snprintf(path, sizeof(path), FIX "%s", name);
-	f = fopen(path, "r");
-	if (!f) {
-		printf("FAIL cannot open %s (run from the repository root)\n", path);
-		exit(1);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		exit(1);
-	fclose(f);
-	return buf;
+	return unit_fixture(path);
 }
 
 static void set_str(char **slot, const char *v)

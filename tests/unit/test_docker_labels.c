@@ -21,26 +21,12 @@
 static cJSON *load(const char *name)
 {
 	char path[256], *buf;
-	cJSON *j = NULL;
-	long n;
-	FILE *f;
+	cJSON *j;
 
 	snprintf(path, sizeof(path), FIX "%s", name);
-	f = fopen(path, "r");
-	if (!f) {
-		printf("FAIL cannot open %s (run from the repository root)\n", path);
-		exit(1);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-		buf[n] = '\0';
-		j = cJSON_Parse(buf);
-	}
+	buf = unit_fixture(path);
+	j = cJSON_Parse(buf);
 	free(buf);
-	fclose(f);
 	if (!j) {
 		printf("FAIL %s is not JSON\n", path);
 		exit(1);

@@ -46,6 +46,29 @@ static inline int unit_check(int cond, const char *file, int line, const char *f
 	return cond;
 }
 
+/* A fixture file's whole text, NUL-terminated (free it); exits the suite if it can't be read. */
+static inline char *unit_fixture(const char *path)
+{
+	char *buf = NULL;
+	long n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		printf("FAIL cannot open %s (run from the repository root)\n", path);
+		exit(1);
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = n >= 0 ? calloc(1, (size_t)n + 1) : NULL;
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		printf("FAIL cannot read %s\n", path);
+		exit(1);
+	}
+	fclose(f);
+	return buf;
+}
+
 /* CHECK(cond, "name fmt", ...): one counted check. Evaluates to cond. */
 #define CHECK(cond, ...) unit_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 /* CHECK_EQ_INT / CHECK_EQ_STR print both sides on failure. */
