@@ -14,6 +14,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. "$ROOT/tools/dockerd-host.bash"
 B=${BUILD:-build}
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
 STATE=${SPLICED_DEMO_STATE:-/var/lib/spliced-demo}
@@ -125,21 +126,9 @@ clean() {
 	fi
 	pid=$(sed -n 's/^dockerd //p' "$STATE/created")
 	if [ -n "$pid" ]; then
-		if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] &&
 			echo "demo-clean: stopping the dockerd the demo started (pid $pid)"
-			kill "$pid"
-			for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		fi
-		# What dockerd leaves behind: its bridges, iptables rules, ip_forward.
-		ip link del docker_gwbridge 2>/dev/null
-		ip link del docker0 2>/dev/null
-		if [ -s "$STATE/iptables.save" ]; then
-			iptables-restore <"$STATE/iptables.save"
-		else
-			nft delete table ip nat 2>/dev/null
-			nft delete table ip filter 2>/dev/null
-		fi
-		[ -f "$STATE/ip_forward.save" ] && cat "$STATE/ip_forward.save" >/proc/sys/net/ipv4/ip_forward
+		dockerd_host_restore "$pid" "$STATE"
 	fi
 	rm -rf "$STATE"
 	echo "demo-clean: done"
@@ -171,8 +160,7 @@ else
 	[ -e "$SOCK" ] && [ ! -S "$SOCK" ] && die "$SOCK exists and is not a socket: remove it"
 	mkdir -p "$STATE"
 	if ! created dockerd-saved; then
-		iptables-save >"$STATE/iptables.save" 2>/dev/null
-		cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip_forward.save"
+		dockerd_host_save "$STATE"
 		record dockerd-saved
 	fi
 	show "setsid dockerd &"

@@ -23,6 +23,8 @@
 # the swarm if it initialised it, dockerd if it started it (then also docker0/docker_gwbridge,
 # the iptables rules and ip_forward, saved before dockerd first ran).
 
+. "$ROOT/tools/dockerd-host.bash"
+
 DOCKER=/usr/bin/docker	# Debian's client; a newer one may sit earlier in PATH
 DOCKERD=/usr/sbin/dockerd
 DOCKER_SOCK=/var/run/docker.sock
@@ -72,8 +74,7 @@ swarm_begin() {
 			[ -n "$other" ] && skip "dockerd (pid $other) runs but does not answer on $DOCKER_SOCK: not ours to stop"
 			echo "NOTE: $DOCKER_SOCK is stale (no dockerd runs): starting our own"
 		fi
-		iptables-save >"$T/iptables.save" 2>/dev/null
-		cat /proc/sys/net/ipv4/ip_forward >"$T/ip_forward.save"
+		dockerd_host_save "$T"
 		SW_STARTED_DOCKERD=1
 		if ! _dockerd_start; then
 			tail -5 "$T/dockerd.log"
@@ -228,17 +229,7 @@ swarm_end() {
 	[ -n "$SW_BPFFS" ] && umount "$SW_BPFFS" 2>/dev/null
 	[ "$SW_INIT_SWARM" = 1 ] && "$DOCKER" swarm leave --force >/dev/null 2>&1
 	if [ "$SW_STARTED_DOCKERD" = 1 ] && [ -n "$SW_DOCKERD_PID" ]; then
-		kill "$SW_DOCKERD_PID" 2>/dev/null
-		for ((i = 0; i < 300; i++)); do kill -0 "$SW_DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
-		ip link del docker_gwbridge 2>/dev/null
-		ip link del docker0 2>/dev/null
-		if [ -s "$T/iptables.save" ]; then
-			iptables-restore <"$T/iptables.save"
-		else
-			nft delete table ip nat 2>/dev/null
-			nft delete table ip filter 2>/dev/null
-		fi
-		[ -f "$T/ip_forward.save" ] && cat "$T/ip_forward.save" >/proc/sys/net/ipv4/ip_forward
+		dockerd_host_restore "$SW_DOCKERD_PID" "$T"
 	fi
 	return 0
 }
