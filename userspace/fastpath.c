@@ -239,10 +239,6 @@ static int sockhash_insert(int fd, uint64_t cookie)
  * means the worker never meets a full socket and never backs off. The buffer is an allowance,
  * not an allocation: memory in use stays bounded by the budget.
  */
-#define SPLICE_RCVBUF_MIN	(1024 * 1024)
-#define SPLICE_RCVBUF_MAX	(16 * 1024 * 1024)
-#define SPLICE_RCVBUF_PER_US	4096		/* bytes per microsecond of RTT: 4 GB/s */
-
 static int splice_sndbuf(void)
 {
 	uint64_t v = fp.opts.flow_budget + fp.opts.flow_budget / 4 + 256 * 1024;
@@ -255,10 +251,22 @@ static int splice_sndbuf(void)
  * closes, and what it sends then is relayed in userspace before the kernel can take over
  * again; while it relays, every read reopens the window. With the autotuned buffer (up to
  * net.ipv4.tcp_rmem[2], tens of MB) that catch-up rarely ends on loopback (measured, three
- * 1 GiB downloads, 32 MiB budget: 46% of the bytes in the kernel; with 1 MiB, 99%). It is
- * set to the path's bandwidth-delay product at 4 GB/s (rtt x 4 KB per microsecond, at least
- * 1 MiB); paths long enough to need 16 MiB or more keep their autotuned buffer.
+ * 1 GiB downloads, 32 MiB budget: 46% of the bytes in the kernel).
+ *
+ * Too small a buffer stalls flows instead. A redirected skb stays charged to the source
+ * until the psock worker has pushed it into the peer, so the window the source announces
+ * while the worker lags behind is small; when the worker then frees those skbs nothing
+ * announces the reopened window, and a sender facing a window below one segment (64 KiB on
+ * loopback) waits for its persist timer: 200 ms or more. Measured with 1 MiB here: 44-56% of
+ * 6-40 MB downloads took 200 ms longer (0 of 50 at 2 MB); with 4 MiB, 0 of 300, also with a
+ * busy loop on one of the two cores. So: the path's bandwidth-delay product at 4 GB/s
+ * (rtt x 4 KB per microsecond), at least 4 MiB; paths long enough to need 16 MiB or more
+ * keep their autotuned buffer.
  */
+#define SPLICE_RCVBUF_MIN	(4 * 1024 * 1024)
+#define SPLICE_RCVBUF_MAX	(16 * 1024 * 1024)
+#define SPLICE_RCVBUF_PER_US	4096		/* bytes per microsecond of RTT: 4 GB/s */
+
 static void cap_rcvbuf(int fd)
 {
 	struct tcp_info ti;
@@ -275,7 +283,12 @@ static void cap_rcvbuf(int fd)
 	if (want >= SPLICE_RCVBUF_MAX)
 		return;		/* a long path: keep autotuning */
 	v = (int)want;		/* the kernel doubles it */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	/*
+	 * SO_RCVBUF alone is capped by net.core.rmem_max (208 KiB on a stock kernel), and a
+	 * buffer that small stalls flows as above; autotuning does not. Without CAP_NET_ADMIN
+	 * the buffer stays autotuned.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v));
 }
 
 /*
