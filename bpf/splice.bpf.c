@@ -12,8 +12,9 @@
  *    resumes redirecting by itself at the first skb after every passed byte entered the
  *    peer's send queue (userspace relays them) while the peer has room, so nothing is
  *    overtaken and a slow reader cannot grow kernel memory without bound;
- *  - a byte limit ending inside an skb, and a failed redirect: these pause the side for
- *    good (userspace cuts the skb, or the peer is gone).
+ *  - a failed redirect (the peer is not in the map yet, or closed): the side resumes the
+ *    same way once the peer is there;
+ *  - a byte limit ending inside an skb: this pauses the side for good (userspace cuts it).
  * Only bytes past a direction's byte limit (the tunnel's "read and dropped") and bare FIN
  * skbs (whose redirect poisons the peer with EPIPE) are dropped. Userspace propagates FIN
  * itself once the peer has drained.
@@ -232,7 +233,7 @@ int sp_verdict(struct __sk_buff *skb)
 		len = skb->len;
 	}
 	reason = (__u8)side->paused;
-	if (reason && reason != SP_PAUSE_BUDGET)
+	if (reason && !SP_PAUSE_RESUMES(reason))
 		goto pass;		/* paused for good */
 	/* One socket's skbs are verdicted one at a time (socket lock): plain reads are exact. */
 	done = *bytes;
@@ -255,7 +256,7 @@ int sp_verdict(struct __sk_buff *skb)
 		 * Throttled: resume only once every passed byte entered the peer's send queue
 		 * (userspace relayed them all, after the kernel's own), so nothing overtakes.
 		 */
-		if (reason == SP_PAUSE_BUDGET && held >= 0 && written != done + side->passed)
+		if (SP_PAUSE_RESUMES(reason) && held >= 0 && written != done + side->passed)
 			goto pass;
 		if (held >= 0 && (__u64)held + len > sp_budget)
 			goto throttle;
@@ -265,17 +266,24 @@ int sp_verdict(struct __sk_buff *skb)
 		/* Credit mode: userspace reports what it relayed and how far the kernel may go. */
 		ctl = bpf_map_lookup_elem(&sp_ctl, &cookie);
 		relayed = ctl ? ctl->relayed : 0;
-		if (reason == SP_PAUSE_BUDGET && relayed != side->passed)
+		if (SP_PAUSE_RESUMES(reason) && relayed != side->passed)
 			goto pass;
 		if (!ctl || done + relayed + len > ctl->credit)
 			goto throttle;
 	}
 	peer = side->peer;
 	if (bpf_sk_redirect_hash(skb, &sp_sockhash, &peer, 0) != SK_PASS) {
-		/* Peer gone or not inserted yet: keep the bytes here, in order, for userspace. */
-		reason = SP_PAUSE_REDIRECT;
+		/*
+		 * Peer not in the map: not inserted yet (a tunnel's first socket goes in
+		 * first, and its sender may talk at once), or closed. Keep the bytes here, in
+		 * order, for userspace; like a throttle, the side resumes once they are all
+		 * relayed and the peer is there.
+		 */
 		if (st)
 			st->redirect_fail++;
+		if (side->paused)
+			goto pass;
+		reason = SP_PAUSE_REDIRECT;
 		goto pause;
 	}
 	if (side->paused) {

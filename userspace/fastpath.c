@@ -382,6 +382,8 @@ int fastpath_pair_splice(struct fastpath_pair *p, const uint64_t limit[2],
 	if ((err = sockhash_insert(p->fd[quiet], p->cookie[quiet])))
 		goto fail;
 	p->inserted[quiet] = true;
+	if (fp.opts.insert_gap_us)
+		usleep(fp.opts.insert_gap_us);
 	if ((err = sockhash_insert(p->fd[!quiet], p->cookie[!quiet]))) {
 		/*
 		 * Removing the quiet side now would purge what it received meanwhile (already

@@ -28,6 +28,8 @@ struct fastpath_opts {
 	uint64_t flow_budget;		/* bytes in the kernel per direction before throttling */
 	uint32_t max_flows;		/* flows in the maps (spliced + listed relayed); 0: 65536 */
 	const char *congestion;		/* TCP congestion control of spliced sockets; "" = keep */
+	uint32_t insert_gap_us;		/* tests only: sleep between the two inserts of a pair,
+					 * so that the first socket's sender meets a missing peer */
 };
 
 #define FASTPATH_DEFAULT_PIN_DIR	"/sys/fs/bpf/spliced"

@@ -9,7 +9,8 @@
  * Bytes shown per direction are kernel-redirected plus userspace-carried; the state column
  * says who carries them: "spliced", "relayed", or "paused <dir>:<reason>" when the kernel
  * passed a side's bytes to userspace: "throttled" (the side reached its budget at least once;
- * userspace caught up and the kernel took it back), "limit", "redirect" (for good).
+ * userspace caught up and the kernel took it back), "limit" (for good), "redirect" (the
+ * peer was not in the map yet; resumes like a throttle).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -7,10 +7,11 @@
  * BPF verdict redirects), PAUSING (the verdict passes bytes to userspace: wait until what it
  * redirected before has entered the peer's send queue), EOF_DRAIN (EOF while in the kernel:
  * wait for the drain, then shut the peer's write side) and DONE. A pause for good (a byte
- * limit inside an skb, a failed redirect) ends in RELAY. A throttle (the peer holds the flow
- * budget: a slow reader) ends in a catch-up: RELAY until every passed byte is written on,
- * then KERNEL again; the verdict itself resumes redirecting at the next skb once the peer's
- * send queue holds all passed bytes, so nothing is ever overtaken.
+ * limit inside an skb) ends in RELAY. A throttle (the peer holds the flow budget: a slow
+ * reader) or a failed redirect (the peer was not in the map yet: a sender that talks at
+ * once) ends in a catch-up: RELAY until every passed byte is written on, then KERNEL again;
+ * the verdict itself resumes redirecting at the next skb once the peer's send queue holds
+ * all passed bytes, so nothing is ever overtaken.
  *
  * No event fires when the kernel has drained or throttled, so a per-tunnel timer reads the
  * flow counters: every millisecond (libevent rounds that to the 4 ms clock tick here) while
@@ -672,8 +673,8 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- kernel directions --------------------------------------------------------------- */
 
 /*
- * Hand direction i to the userspace relay: for good (a limit inside an skb, a failed
- * redirect, EOF with passed bytes left), or for a catch-up after a throttle (catchup), after
+ * Hand direction i to the userspace relay: for good (a limit inside an skb, EOF with passed
+ * bytes left), or for a catch-up after a throttle or a failed redirect (catchup), after
  * which the kernel takes over again.
  */
 static void to_relay(struct tunnel *t, int i, bool catchup)
@@ -725,7 +726,7 @@ static void catchup_check(struct tunnel *t, int i)
 		abort_tunnel(t, -rc);
 		return;
 	}
-	if (side.paused && side.paused != SP_PAUSE_BUDGET) {
+	if (side.paused && !SP_PAUSE_RESUMES(side.paused)) {
 		d->catchup = false;	/* paused for good meanwhile: relay to the end */
 		set_read(t, i, true);
 		return;
@@ -828,7 +829,7 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 		held = kb + side.passed - (pr.out - pr.unacked);
 		/* A throttle is new once the verdict passed bytes userspace has not read. */
 		if (side.paused && d->st == DIR_KERNEL &&
-		    (side.paused != SP_PAUSE_BUDGET || side.passed > d->rd_after)) {
+		    (!SP_PAUSE_RESUMES(side.paused) || side.passed > d->rd_after)) {
 			d->st = DIR_PAUSING;
 			d->reason = side.paused;
 			d->wait_since_ns = 0;
@@ -899,11 +900,11 @@ static bool check_flow(struct tunnel *t, bool *busy, bool *moving)
 		t->drain_us = DRAIN_MIN_US;
 		log_debug("tunnel %s -> %s: direction %d drained after %llu kernel bytes: %s",
 			  t->entry.client, t->entry.backend, i, (unsigned long long)kb,
-			  d->st == DIR_PAUSING ? (d->reason == SP_PAUSE_BUDGET ? "catching up" :
+			  d->st == DIR_PAUSING ? (SP_PAUSE_RESUMES(d->reason) ? "catching up" :
 			  "relaying the rest") : side.passed > d->rd_after ? "relaying the rest" :
 			  "half-close");
 		if (d->st == DIR_PAUSING) {
-			to_relay(t, i, d->reason == SP_PAUSE_BUDGET && !d->src_eof);
+			to_relay(t, i, SP_PAUSE_RESUMES(d->reason) && !d->src_eof);
 		} else if (side.passed > d->rd_after) {
 			to_relay(t, i, false);
 		} else {

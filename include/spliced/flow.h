@@ -43,9 +43,16 @@ enum sp_dir {
 enum sp_pause_reason {
 	SP_PAUSE_BUDGET = 1,	/* throttled: the peer holds the budget (slow reader); resumes */
 	SP_PAUSE_LIMIT = 2,	/* the byte limit ends inside an skb; for good */
-	SP_PAUSE_REDIRECT = 3,	/* peer not in sp_sockhash (inserted late, or gone); for good */
+	SP_PAUSE_REDIRECT = 3,	/* peer not in sp_sockhash (not inserted yet, or gone); resumes
+				 * once it is there */
 	SP_PAUSE_OTHER = 4,	/* paused by userspace, or an overlap the verdict cannot trim */
 };
+
+/*
+ * Pauses the verdict lifts by itself at the first skb after userspace relayed every passed
+ * byte (so nothing is overtaken); the others last until the flow ends.
+ */
+#define SP_PAUSE_RESUMES(r)	((r) == SP_PAUSE_BUDGET || (r) == SP_PAUSE_REDIRECT)
 
 /* sp_side.flags (BPF only). */
 #define SP_SIDE_PEER_BASE	0x1	/* peer_base is valid */
@@ -65,8 +72,8 @@ struct sp_side {
 				 * SP_LIMIT_NONE */
 	__u64 passed;		/* BPF: bytes passed to userspace since the splice */
 	__u32 dir;		/* enum sp_dir: direction of the bytes this socket receives */
-	__u32 paused;		/* enum sp_pause_reason, or 0. BUDGET is lifted by the verdict
-				 * itself; the others stay */
+	__u32 paused;		/* enum sp_pause_reason, or 0. BUDGET and REDIRECT are lifted
+				 * by the verdict itself (SP_PAUSE_RESUMES); the others stay */
 	__u32 pauses;		/* BPF: times the side was throttled */
 	__u32 flags;		/* BPF: SP_SIDE_* */
 	__u32 peer_base;	/* BPF: the peer's write_seq at this side's first skb */

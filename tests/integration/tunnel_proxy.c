@@ -8,12 +8,15 @@
  *
  *   it_tunnel_proxy --listen PORT --backend PORT [--fastpath auto|on|off] [--pin DIR]
  *                   [--threads N] [--budget BYTES] [--mode tunnel|download|upload]
- *                   [--no-splice] [--max-flows N]
+ *                   [--no-splice] [--max-flows N] [--insert-gap-us US]
  *
  * download: reads "GET n\n" from the client, forwards it, reads the backend's "LEN n\n"
  * head (and whatever body bytes came with it), forwards them, then tunnels with
  * c2b_limit 0 and b2c_limit = the rest of the body. upload: reads "PUT n\n" and what body
  * bytes came with it, forwards them, then tunnels with c2b_limit = the rest, b2c unlimited.
+ *
+ * --insert-gap-us sleeps between the two sockhash inserts of a pair, so that a sender that
+ * talks at once meets a peer that is not in the map yet.
  *
  * Prints "ready" once listening. SIGUSR1 prints "stats ..." (fast-path counters and live
  * tunnels); SIGTERM/SIGINT stop it after printing the same line.
@@ -274,6 +277,8 @@ int main(int argc, char **argv)
 			o.pin_dir = v;
 		else if (!strcmp(a, "--budget"))
 			o.flow_budget = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--insert-gap-us"))
+			o.insert_gap_us = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--max-flows"))
 			o.max_flows = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--fastpath")) {
