@@ -101,6 +101,32 @@ static __always_inline struct sp_stats *stats(void)
  * waits in userspace, i.e. all the memory a slow reader makes this direction hold.
  * -1: unknown (the peer left sp_sockhash; the redirect then fails and pauses the side).
  */
+/*
+ * Make the peer's current write_seq the point where `sent` bytes of this direction end (all
+ * of them are in its send queue). 0, or -1 when the peer is not in the map.
+ */
+static __always_inline int rebase_peer(struct sp_side *side, __u64 sent)
+{
+	__u64 peer = side->peer;
+	struct tcp_sock *tp;
+	struct bpf_sock *sk;
+	__u32 seq;
+
+	sk = bpf_map_lookup_elem(&sp_sockhash, &peer);
+	if (!sk)
+		return -1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp) {
+		bpf_sk_release(sk);
+		return -1;
+	}
+	seq = tp->write_seq;
+	bpf_sk_release(sk);
+	side->peer_base = seq - (__u32)sent;
+	side->flags |= SP_SIDE_PEER_BASE;
+	return 0;
+}
+
 static __always_inline __s64 held_for_peer(struct sp_side *side, __u64 sent, __u64 *written)
 {
 	__u64 peer = side->peer;
@@ -251,12 +277,24 @@ int sp_verdict(struct __sk_buff *skb)
 	if (sp_budget) {
 		__u64 written = 0;
 
+		if (reason == SP_PAUSE_REDIRECT) {
+			/*
+			 * The peer was missing, so where this direction starts in its send queue
+			 * may have been taken after userspace began relaying. Resume on userspace's
+			 * own count (reported after its writes); the peer's queue then holds
+			 * exactly this direction's bytes since the splice: count from there.
+			 */
+			ctl = bpf_map_lookup_elem(&sp_ctl, &cookie);
+			if (!ctl || ctl->relayed != side->passed ||
+			    rebase_peer(side, done + side->passed))
+				goto pass;
+		}
 		held = held_for_peer(side, done + side->passed, &written);
 		/*
 		 * Throttled: resume only once every passed byte entered the peer's send queue
 		 * (userspace relayed them all, after the kernel's own), so nothing overtakes.
 		 */
-		if (SP_PAUSE_RESUMES(reason) && held >= 0 && written != done + side->passed)
+		if (reason == SP_PAUSE_BUDGET && held >= 0 && written != done + side->passed)
 			goto pass;
 		if (held >= 0 && (__u64)held + len > sp_budget)
 			goto throttle;

@@ -261,9 +261,12 @@ static int splice_sndbuf(void)
  * 6-40 MB downloads took 200 ms longer (0 of 50 at 2 MB); with 4 MiB, 0 of 300, also with a
  * busy loop on one of the two cores. So: the path's bandwidth-delay product at 4 GB/s
  * (rtt x 4 KB per microsecond), at least 4 MiB; paths long enough to need 16 MiB or more
- * keep their autotuned buffer.
+ * keep their autotuned buffer. A budget below 16 MiB lowers the floor to a quarter of it
+ * (at least 256 KiB): a buffer larger than that keeps throttled catch-ups from ending
+ * (measured: a 4 MiB budget with the 4 MiB buffer never resumed on the sanitizer build).
  */
 #define SPLICE_RCVBUF_MIN	(4 * 1024 * 1024)
+#define SPLICE_RCVBUF_LOW	(256 * 1024)	/* the floor for small budgets */
 #define SPLICE_RCVBUF_MAX	(16 * 1024 * 1024)
 #define SPLICE_RCVBUF_PER_US	4096		/* bytes per microsecond of RTT: 4 GB/s */
 
@@ -271,15 +274,20 @@ static void cap_rcvbuf(int fd)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
-	uint64_t rtt, want;
+	uint64_t rtt, want, floor;
 	int v;
 
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
 		return;
 	rtt = ti.tcpi_rtt > ti.tcpi_rcv_rtt ? ti.tcpi_rtt : ti.tcpi_rcv_rtt;
+	floor = fp.opts.flow_budget / 4;
+	if (floor > SPLICE_RCVBUF_MIN)
+		floor = SPLICE_RCVBUF_MIN;
+	if (floor < SPLICE_RCVBUF_LOW)
+		floor = SPLICE_RCVBUF_LOW;
 	want = rtt * SPLICE_RCVBUF_PER_US;
-	if (want < SPLICE_RCVBUF_MIN)
-		want = SPLICE_RCVBUF_MIN;
+	if (want < floor)
+		want = floor;
 	if (want >= SPLICE_RCVBUF_MAX)
 		return;		/* a long path: keep autotuning */
 	v = (int)want;		/* the kernel doubles it */

@@ -713,9 +713,12 @@ static void catchup_check(struct tunnel *t, int i)
 
 	if (d->pend_len || d->dropping || d->src_eof)
 		return;
-	if (!fastpath_kernel_budget()) {
-		/* Credit mode: the verdict learns what was relayed from sp_ctl. */
-		if (fastpath_pair_progress(&t->pair, i, false, &pr) == 0)
+	if (!fastpath_kernel_budget() || d->reason == SP_PAUSE_REDIRECT) {
+		/*
+		 * Credit mode, and a peer that was missing: the verdict learns what was
+		 * relayed (all written by now) from sp_ctl.
+		 */
+		if (!fastpath_kernel_budget() && fastpath_pair_progress(&t->pair, i, false, &pr) == 0)
 			d->credit = pr.out - pr.unacked + budget;
 		if ((rc = fastpath_pair_ctl(&t->pair, i, relayed(d), d->credit))) {
 			abort_tunnel(t, -rc);

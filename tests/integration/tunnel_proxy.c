@@ -16,7 +16,9 @@
  * bytes came with it, forwards them, then tunnels with c2b_limit = the rest, b2c unlimited.
  *
  * --insert-gap-us sleeps between the two sockhash inserts of a pair, so that a sender that
- * talks at once meets a peer that is not in the map yet.
+ * talks at once meets a peer that is not in the map yet; the tunnel then starts only once
+ * the client's first bytes are there (tunnel_start forwards them before the splice, so the
+ * backend is already answering when its socket goes in).
  *
  * Prints "ready" once listening. SIGUSR1 prints "stats ..." (fast-path counters and live
  * tunnels); SIGTERM/SIGINT stop it after printing the same line.
@@ -46,6 +48,7 @@ enum mode { MODE_TUNNEL, MODE_DOWNLOAD, MODE_UPLOAD };
 
 static int listen_port, backend_port, nthreads = 2;
 static enum mode mode = MODE_TUNNEL;
+static uint32_t insert_gap_us;
 static bool no_splice;
 
 struct worker {
@@ -203,6 +206,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		snprintf(s.backend, sizeof(s.backend), "backend-test");
 		s.client_fd = cfd;
 		s.backend_fd = bfd;
+		if (mode == MODE_TUNNEL && insert_gap_us)
+			wait_io(cfd, POLLIN);
 		if (mode != MODE_TUNNEL && head_exchange(cfd, bfd, &s)) {
 			log_warn("tunnel_proxy: head exchange failed");
 			close(cfd);
@@ -278,7 +283,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--budget"))
 			o.flow_budget = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--insert-gap-us"))
-			o.insert_gap_us = (uint32_t)strtoul(v, NULL, 0);
+			o.insert_gap_us = insert_gap_us = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--max-flows"))
 			o.max_flows = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--fastpath")) {
