@@ -93,6 +93,42 @@ static __always_inline struct sp_stats *stats(void)
 	return bpf_map_lookup_elem(&sp_stats, &zero);
 }
 
+/* The peer's snd_una and write_seq. 0, or -1 when the peer is not in sp_sockhash. */
+static __always_inline int peer_seqs(const struct sp_side *side, __u32 *una, __u32 *seq)
+{
+	__u64 peer = side->peer;
+	struct tcp_sock *tp;
+	struct bpf_sock *sk;
+
+	sk = bpf_map_lookup_elem(&sp_sockhash, &peer);
+	if (!sk)
+		return -1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp) {
+		bpf_sk_release(sk);
+		return -1;
+	}
+	*una = tp->snd_una;
+	*seq = tp->write_seq;
+	bpf_sk_release(sk);
+	return 0;
+}
+
+/*
+ * Make the peer's current write_seq the point where `sent` bytes of this direction end (all
+ * of them are in its send queue). 0, or -1 when the peer is not in the map.
+ */
+static __always_inline int rebase_peer(struct sp_side *side, __u64 sent)
+{
+	__u32 una, seq;
+
+	if (peer_seqs(side, &una, &seq))
+		return -1;
+	side->peer_base = seq - (__u32)sent;
+	side->flags |= SP_SIDE_PEER_BASE;
+	return 0;
+}
+
 /*
  * Look at the peer's send side for this direction. sent: bytes this direction took since the
  * splice (redirected + passed). *written: how many of them entered the peer's send queue (by
@@ -101,51 +137,13 @@ static __always_inline struct sp_stats *stats(void)
  * waits in userspace, i.e. all the memory a slow reader makes this direction hold.
  * -1: unknown (the peer left sp_sockhash; the redirect then fails and pauses the side).
  */
-/*
- * Make the peer's current write_seq the point where `sent` bytes of this direction end (all
- * of them are in its send queue). 0, or -1 when the peer is not in the map.
- */
-static __always_inline int rebase_peer(struct sp_side *side, __u64 sent)
-{
-	__u64 peer = side->peer;
-	struct tcp_sock *tp;
-	struct bpf_sock *sk;
-	__u32 seq;
-
-	sk = bpf_map_lookup_elem(&sp_sockhash, &peer);
-	if (!sk)
-		return -1;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp) {
-		bpf_sk_release(sk);
-		return -1;
-	}
-	seq = tp->write_seq;
-	bpf_sk_release(sk);
-	side->peer_base = seq - (__u32)sent;
-	side->flags |= SP_SIDE_PEER_BASE;
-	return 0;
-}
-
 static __always_inline __s64 held_for_peer(struct sp_side *side, __u64 sent, __u64 *written)
 {
-	__u64 peer = side->peer;
-	struct tcp_sock *tp;
-	struct bpf_sock *sk;
 	__u32 una, seq;
 	__s32 acked;
 
-	sk = bpf_map_lookup_elem(&sp_sockhash, &peer);
-	if (!sk)
+	if (peer_seqs(side, &una, &seq))
 		return -1;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp) {
-		bpf_sk_release(sk);
-		return -1;
-	}
-	una = tp->snd_una;
-	seq = tp->write_seq;
-	bpf_sk_release(sk);
 	if (!(side->flags & SP_SIDE_PEER_BASE)) {
 		/* First skb: nothing of this direction was written yet, it starts here. */
 		side->peer_base = seq;

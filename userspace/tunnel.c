@@ -709,16 +709,18 @@ static void catchup_check(struct tunnel *t, int i)
 	uint64_t budget = fastpath_options()->flow_budget;
 	struct fastpath_progress pr;
 	struct sp_side side;
+	bool credit_mode;
 	int rc;
 
 	if (d->pend_len || d->dropping || d->src_eof)
 		return;
-	if (!fastpath_kernel_budget() || d->reason == SP_PAUSE_REDIRECT) {
+	credit_mode = !fastpath_kernel_budget();
+	if (credit_mode || d->reason == SP_PAUSE_REDIRECT) {
 		/*
 		 * Credit mode, and a peer that was missing: the verdict learns what was
 		 * relayed (all written by now) from sp_ctl.
 		 */
-		if (!fastpath_kernel_budget() && fastpath_pair_progress(&t->pair, i, false, &pr) == 0)
+		if (credit_mode && fastpath_pair_progress(&t->pair, i, false, &pr) == 0)
 			d->credit = pr.out - pr.unacked + budget;
 		if ((rc = fastpath_pair_ctl(&t->pair, i, relayed(d), d->credit))) {
 			abort_tunnel(t, -rc);
